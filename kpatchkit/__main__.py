@@ -1,0 +1,5 @@
+"""Allow ``python -m kpatchkit``."""
+
+from kpatchkit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""The cache outside the checkout: ``$KPATCHKIT_CACHE`` or ``~/.cache/kpatchkit``.
+
+Everything expensive (extracted trees, kernel builds, selftest builds, parsed ASTs) is keyed by
+content hashes so that CI's clean clone on the same machine reuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """Return the cache root, creating it."""
+    root = Path(os.environ.get("KPATCHKIT_CACHE") or Path.home() / ".cache" / "kpatchkit")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a sub-directory of the cache."""
+    path = cache_root().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def content_hash(*chunks: str | bytes, length: int = 16) -> str:
+    """A short stable hex digest over the given chunks (order matters)."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        data = chunk.encode() if isinstance(chunk, str) else chunk
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:length]
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (a lock file is created beside it)."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

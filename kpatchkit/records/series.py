@@ -1,0 +1,89 @@
+"""What ``fetch`` produces: a series of patches, parsed from mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kpatchkit.records.base import Record
+
+
+@dataclass
+class Hunk(Record):
+    """One ``@@`` hunk; ``lines`` keep their leading ' ', '+', '-' or '\\'."""
+
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    section: str = ""  # text after the second @@ (usually the enclosing C function)
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileDiff(Record):
+    """One file's part of a patch."""
+
+    old_path: str | None  # None for a new file
+    new_path: str | None  # None for a deleted file
+    old_blob: str | None = None  # abbreviated blob ids from the 'index' line
+    new_blob: str | None = None
+    mode: str | None = None
+    insertions: int = 0
+    deletions: int = 0
+    binary: bool = False
+    hunks: list[Hunk] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        """The path the patch leaves (or the removed one for deletions)."""
+        return self.new_path or self.old_path or ""
+
+
+@dataclass
+class Patch(Record):
+    """One mail: a patch, a cover letter or a reply."""
+
+    subject: str  # without the [PATCH ...] prefix
+    raw_subject: str
+    author: str
+    email: str
+    date: str
+    message_id: str
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)  # e.g. ["PATCH", "RFC", "v3"]
+    version: int = 1
+    index: int = 1
+    total: int = 1
+    body: str = ""  # commit message without trailers
+    trailers: list[list[str]] = field(default_factory=list)  # [[key, value], ...]
+    diffstat: str = ""
+    base_commit: str | None = None
+    diff: str = ""  # the unified diff text as it should be applied
+    files: list[FileDiff] = field(default_factory=list)
+    insertions: int = 0
+    deletions: int = 0
+    whitespace_damaged: bool = False
+    repaired: bool = False  # the diff was re-derived/re-indented by kpatchkit
+    source: str = ""  # where this mail came from (path, URL, git commit)
+
+
+@dataclass
+class Series(Record):
+    """An assembled series: the newest revision's cover and patches, in order."""
+
+    patches: list[Patch] = field(default_factory=list)
+    cover: Patch | None = None
+    replies: list[Patch] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    total: int = 0
+    version: int = 1
+    source: str = ""
+    source_kind: str = ""  # mail, mbox, maildir, folder, webarchive, git-mirror, http
+    other_versions: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def repaired(self) -> bool:
+        """True if any patch's diff was repaired from whitespace damage."""
+        return any(p.repaired for p in self.patches)
