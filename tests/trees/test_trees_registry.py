@@ -1,0 +1,121 @@
+"""tree add/list/resolve with small real git repositories and tarballs shaped like a kernel."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kpatchkit.cli import main
+from kpatchkit.errors import KpatchkitError
+from kpatchkit.trees import registry, sources
+
+MAKEFILE = "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 7\nEXTRAVERSION = -rc1\nNAME = Test\n"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KPATCHKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KPATCHKIT_KERNEL_SRC", str(tmp_path / "kernel_src"))
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _snapshot(repo: Path) -> dict:
+    """Everything of a user's repo that kpatchkit must leave alone."""
+    git_dir = repo / ".git"
+    return {
+        "head": _git(repo, "rev-parse", "HEAD"),
+        "symref": (git_dir / "HEAD").read_text(),
+        "refs": _git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "index": (git_dir / "index").read_bytes(),
+        "files": {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*")
+                  if p.is_file() and ".git" not in p.parts},
+        "gitdir": sorted(str(p.relative_to(git_dir)) for p in git_dir.rglob("*")),
+    }
+
+
+@pytest.fixture
+def user_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "linux"
+    (repo / "arch/x86/kvm/mmu").mkdir(parents=True)
+    (repo / "Makefile").write_text(MAKEFILE)
+    (repo / "arch/x86/kvm/mmu/tdp_mmu.c").write_text("int x;\n")
+    _git(repo, "init", "-q", "-b", "master")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-qm", "base")
+    (repo / "Makefile").write_text(MAKEFILE + "# local edit\n")  # a dirty working file
+    return repo
+
+
+def test_kernel_version_reads_the_makefile(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(MAKEFILE)
+    assert sources.kernel_version(tmp_path) == "6.1.7-rc1"
+    (tmp_path / "Makefile").write_text("all:\n")
+    with pytest.raises(KpatchkitError, match="not a kernel tree"):
+        sources.kernel_version(tmp_path)
+
+
+def test_tarball_tree_is_a_tagged_baseline_and_re_add_is_cached(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "linux-source-6.1"
+    (src / "kernel").mkdir(parents=True)
+    (src / "Makefile").write_text(MAKEFILE)
+    (src / "kernel/.gitignore").write_text("*.o\n")
+    (src / "kernel/shipped.o").write_text("in the tarball, so in the baseline\n")
+    tarball = tmp_path / "linux-source-6.1.tar.xz"
+    with tarfile.open(tarball, "w:xz") as tf:
+        tf.add(src, arcname="linux-source-6.1")
+
+    assert main(["tree", "add", "t1", "--from", str(tarball), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    repo = Path(out["path"])
+    assert out["version"] == "6.1.7-rc1" and out["kind"] == "tarball"
+    assert _git(repo, "tag") == "v6.1.7-rc1"
+    assert "kernel/shipped.o" in _git(repo, "ls-files")
+    assert _git(repo, "status", "--porcelain") == ""
+    assert (tmp_path / "kernel_src" / "t1").resolve() == repo.resolve()
+    # Same content, second name: no new extraction, the same cache entry and commit.
+    again = registry.add_tree("t2", str(tarball))
+    assert again.path == repo and again.head == out["head"]
+    assert {t.name for t in registry.list_trees()} == {"t1", "t2"}
+    assert registry.resolve_tree("t2").head == out["head"]
+
+
+def test_local_repo_is_cloned_and_never_modified(user_repo: Path) -> None:
+    before = _snapshot(user_repo)
+    tree = registry.resolve_tree(str(user_repo))
+    assert tree.kind == "git-local" and tree.version == "6.1.7-rc1"
+    assert tree.head == before["head"] and tree.path != user_repo
+    # kpatchkit's clone has the committed content, not the user's uncommitted edit
+    assert "# local edit" not in (tree.path / "Makefile").read_text()
+    # kpatchkit's clone is independent: committing in it does not reach the user
+    _git(tree.path, "-c", "user.name=K", "-c", "user.email=k@x", "commit", "-q",
+         "--allow-empty", "-m", "mine")
+    assert _snapshot(user_repo) == before
+    # a new user commit is picked up on the next resolve
+    _git(user_repo, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-qam", "next")
+    after = _snapshot(user_repo)
+    assert registry.resolve_tree(str(user_repo)).head == after["head"]
+    assert _snapshot(user_repo) == after
+
+
+def test_git_url_and_names(user_repo: Path) -> None:
+    tree = registry.add_tree("fromurl", f"file://{user_repo}")
+    assert tree.kind == "git-url" and tree.head == _git(user_repo, "rev-parse", "HEAD")
+    with pytest.raises(KpatchkitError, match="already exists"):
+        registry.add_tree("fromurl", str(user_repo))
+    with pytest.raises(KpatchkitError, match="bad tree name"):
+        registry.add_tree("../evil", str(user_repo))
+    with pytest.raises(KpatchkitError, match="no tree named 'nope'.*fromurl"):
+        registry.resolve_tree("nope")
+
+
+def test_missing_debian_tarball_names_the_apt_package(capsys) -> None:
+    assert main(["tree", "add", "x", "--from", "/usr/src/linux-source-4.19.tar.xz"]) == 2
+    assert "apt-get install linux-source-4.19" in capsys.readouterr().err
