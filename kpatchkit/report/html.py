@@ -1,0 +1,155 @@
+"""report.html: one self-contained page rendered by Jinja2 (autoescape, StrictUndefined).
+
+The page carries a Content-Security-Policy that forbids every script and every external load;
+all CSS is inline and the charts are inline SVG. Data from the series (subjects, authors, diffs)
+is untrusted: autoescape turns it into text, the CSP is the second wall.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from kpatchkit.records.review import ReviewResult
+from kpatchkit.report import chart
+
+TEMPLATES = Path(__file__).with_name("templates")
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STAGE_ORDER = ("fetch", "apply", "analyze", "gen-tests", "run", "report")
+
+
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment every HTML page of kpatchkit is rendered with."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template here is HTML
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["CSP"] = CSP
+    env.filters["secs"] = _secs
+    return env
+
+
+def _secs(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if v >= 90:
+        return f"{int(v // 60)} min {int(v % 60)} s"
+    return f"{v:.1f} s"
+
+
+_FINDING_DEFAULTS = {"id": "", "check": "", "function": "", "file": "", "line": 0, "message": "",
+                     "status": "", "severity": ""}
+
+
+def _finding(f: dict[str, Any], excerpts: dict[str, list]) -> dict[str, Any]:
+    out = {**_FINDING_DEFAULTS, **f}
+    out["trace"] = [{"line": t.get("line", ""), "state": t.get("state", "")}
+                    if isinstance(t, dict) else {"line": "", "state": str(t)}
+                    for t in f.get("trace") or []]
+    out["excerpt"] = excerpts.get(f"{out['file']}:{out['line']}", [])
+    return out
+
+
+def _added_calls(analysis: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for c in analysis.get("added_calls") or []:
+        ctx = c.get("context", "")
+        if isinstance(ctx, dict):
+            ctx = ", ".join(f"{k}: {v}" for k, v in ctx.items())
+        elif isinstance(ctx, list):
+            ctx = ", ".join(str(x) for x in ctx)
+        rows.append({"function": c.get("function", ""), "call": c.get("call", ""),
+                     "line": c.get("line", ""), "context": ctx, "note": c.get("note", "")})
+    return rows
+
+
+def _matrix(result: ReviewResult) -> tuple[list[str], list[dict[str, Any]]]:
+    """Tests x kernels: rows of {test, cells{kernel: result dict}, pre_existing}."""
+    kernels: list[str] = []
+    rows: dict[str, dict[str, Any]] = {}
+    for r in result.results():
+        k = str(r.get("kernel", "?"))
+        if k not in kernels:
+            kernels.append(k)
+        row = rows.setdefault(str(r.get("test", "?")), {"test": str(r.get("test", "?")),
+                                                       "cells": {}, "generated": False})
+        row["cells"][k] = {"result": r.get("result", "?"), "seconds": r.get("seconds"),
+                           "fpcw": r.get("faults_per_cow_write"),
+                           "splats": len(r.get("splats") or [])}
+    generated = {str(t.get("name")) for t in result.tests}
+    for row in rows.values():
+        row["generated"] = row["test"] in generated or row["test"].rsplit("/", 1)[-1] in generated
+        res = [c["result"] for c in row["cells"].values()]
+        row["pre_existing"] = len(res) > 1 and all(x in ("fail", "error", "timeout") for x in res)
+        row["known"] = next((r.get("known") for r in result.results()
+                             if r.get("test") == row["test"] and r.get("known")), "")
+    ordered = sorted(rows.values(), key=lambda r: (not r["generated"], r["test"]))
+    return kernels, ordered
+
+
+def _splats(result: ReviewResult) -> list[dict[str, Any]]:
+    out = []
+    for r in result.results():
+        for s in r.get("splats") or []:
+            s = s if isinstance(s, dict) else {"title": str(s)}
+            out.append({"kernel": r.get("kernel", ""), "test": r.get("test", ""),
+                        "kind": s.get("kind") or s.get("type") or "splat",
+                        "title": s.get("title") or s.get("message") or s.get("line") or "",
+                        "function": s.get("function", ""),
+                        "log": s.get("log") or s.get("excerpt") or s.get("text") or ""})
+    return out
+
+
+def _context(result: ReviewResult) -> dict[str, Any]:
+    analysis = result.analysis or {}
+    findings = [_finding(f, result.excerpts) for f in result.findings()]
+    kernels, matrix = _matrix(result)
+    applied = result.applied or {}
+    run = result.run or {}
+    stages = sorted(result.stages, key=lambda s: (STAGE_ORDER.index(s.name)
+                                                 if s.name in STAGE_ORDER else 99))
+    return {
+        "r": result,
+        "v": result.verdict,
+        "series": result.series,
+        "applied": applied,
+        "base": applied.get("base") or {},
+        "compile": applied.get("compile") or {},
+        "commits": applied.get("commits") or [],
+        "drift_rules": applied.get("drift_rules") or [],
+        "findings_new": [f for f in findings if f["status"] == "new"],
+        "findings_fixed": [f for f in findings if f["status"] == "fixed"],
+        "findings_unchanged": [f for f in findings if f["status"] not in ("new", "fixed")],
+        "analysis_ran": result.analysis is not None,
+        "analysis_notes": analysis.get("notes") or analysis.get("warnings") or [],
+        "added_calls": _added_calls(analysis),
+        "kernels": kernels,
+        "matrix": matrix,
+        "run_kernels": run.get("kernels") or [],
+        "accel": run.get("accel", ""),
+        "scenarios": result.scenarios,
+        "chart": chart.cow_chart(result.scenarios),
+        "splats": _splats(result),
+        "claims": result.claims,
+        "stages": stages,
+        "prov": result.provenance,
+        "tree": result.tree,
+    }
+
+
+def render_report(result: ReviewResult) -> str:
+    """Render the whole review as one HTML document (a string)."""
+    return environment().get_template("report.html.j2").render(**_context(result))
+
+
+def render_index(runs: list[dict[str, Any]], trend: chart.Markup) -> str:
+    """Render the publish index page from run summaries (see publish_command)."""
+    return environment().get_template("index.html.j2").render(runs=runs, trend=trend)

@@ -1,0 +1,129 @@
+"""junit.xml: the review as JUnit test suites a CI server can show (Jenkins/Surefire dialect).
+
+Suites: ``apply`` (apply/port and compile), ``analysis`` (one failing case per new finding),
+``selftests.<kernel>`` (one case per test run on that kernel), ``scenarios`` (each generated
+scenario judged against its expectations). Validated against schemas/junit-10.xsd in the tests.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from kpatchkit.records.review import ReviewResult
+
+_BAD = {"fail": "failure", "error": "error", "timeout": "error"}
+
+
+def _t(seconds: Any) -> str:
+    try:
+        return f"{max(float(seconds), 0.0):.3f}"
+    except (TypeError, ValueError):
+        return "0.000"
+
+
+class _Suite:
+    def __init__(self, parent: ET.Element, name: str) -> None:
+        self.el = ET.SubElement(parent, "testsuite", name=name)
+        self.tests = self.failures = self.errors = self.skipped = 0
+        self.time = 0.0
+
+    def case(self, name: str, classname: str, seconds: Any = 0, *, failure: str | None = None,
+             error: str | None = None, skipped: str | None = None, out: str = "") -> None:
+        c = ET.SubElement(self.el, "testcase", name=name, classname=classname, time=_t(seconds))
+        self.tests += 1
+        self.time += float(_t(seconds))
+        if failure is not None:
+            self.failures += 1
+            ET.SubElement(c, "failure", message=failure[:500], type="failure").text = failure
+        elif error is not None:
+            self.errors += 1
+            ET.SubElement(c, "error", message=error[:500], type="error").text = error
+        elif skipped is not None:
+            self.skipped += 1
+            ET.SubElement(c, "skipped", message=skipped[:500])
+        if out:
+            ET.SubElement(c, "system-out").text = out
+
+    def close(self) -> None:
+        for key in ("tests", "failures", "errors", "skipped"):
+            self.el.set(key, str(getattr(self, key)))
+        self.el.set("time", f"{self.time:.3f}")
+
+
+def render_junit(result: ReviewResult) -> str:
+    """Return the JUnit XML document for a review."""
+    root = ET.Element("testsuites", name=f"kpatchkit review {result.run_id}")
+    suites: list[_Suite] = []
+
+    s = _Suite(root, "apply")
+    suites.append(s)
+    applied = result.applied
+    stage = {st.name: st for st in result.stages}
+    if applied is None:
+        err = stage.get("apply")
+        s.case("apply", "kpatchkit.apply", error=err.error if err and err.error else None,
+               skipped=None if err and err.error else "apply did not run")
+    else:
+        res = applied.get("result", "?")
+        fail = None
+        if res in ("obsolete", "failed", "conflict"):
+            fail = f"apply result: {res}: {applied.get('obsolete') or ''}".strip(": ")
+        s.case("apply", "kpatchkit.apply", stage.get("apply").seconds if "apply" in stage else 0,
+               failure=fail, out=f"result: {res}")
+        comp = applied.get("compile")
+        if comp:
+            s.case("compile", "kpatchkit.apply", comp.get("seconds", 0),
+                   failure=None if comp.get("ok") else "\n".join(map(str, comp.get("errors") or []))
+                   or "compile failed")
+
+    s = _Suite(root, "analysis")
+    suites.append(s)
+    if result.analysis is None:
+        s.case("new-findings", "kpatchkit.analyze", skipped="analysis did not run")
+    else:
+        new = result.findings("new")
+        s.case("new-findings", "kpatchkit.analyze",
+               failure=f"{len(new)} new finding(s)" if new else None)
+        for f in new:
+            steps = [t for t in f.get("trace") or [] if isinstance(t, dict)]
+            trace = "\n".join(f"line {t.get('line')}: {t.get('state')}" for t in steps)
+            s.case(f"{f.get('check')} in {f.get('function')}()", "kpatchkit.analyze.new",
+                   failure=f"{f.get('file')}:{f.get('line')}: {f.get('message')}", out=trace)
+
+    for kernel in sorted({str(r.get("kernel")) for r in result.results()}):
+        s = _Suite(root, f"selftests.{kernel}")
+        suites.append(s)
+        for r in result.results(kernel):
+            res = str(r.get("result", "error"))
+            msg = f"{r.get('test')} {res} on {kernel}"
+            splats = r.get("splats") or []
+            out = "\n".join(str(x.get("title") if isinstance(x, dict) else x) for x in splats)
+            if res in _BAD:
+                kind = _BAD[res]
+                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
+                       **{kind: msg}, out=out)
+            elif res == "skip":
+                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
+                       skipped=str(r.get("reason") or "skipped"))
+            elif splats:
+                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
+                       failure=f"{len(splats)} kernel splat(s)", out=out)
+            else:
+                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"))
+
+    if result.scenarios:
+        s = _Suite(root, "scenarios")
+        suites.append(s)
+        for sc in result.scenarios:
+            kw: dict[str, str] = {}
+            if sc.outcome in ("failed", "control-changed", "not-reproduced"):
+                kw["failure"] = sc.reason or sc.outcome
+            elif sc.outcome == "no-data":
+                kw["skipped"] = sc.reason or "no data"
+            s.case(sc.scenario, "kpatchkit.scenarios", out=sc.reason, **kw)
+
+    for s in suites:
+        s.close()
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

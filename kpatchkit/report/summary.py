@@ -1,0 +1,109 @@
+"""summary.txt: the review as an automated reply to the series on its mailing list.
+
+Plain text, 72 columns where it can be, headers a mail client can use (Subject: Re:,
+In-Reply-To), the verdict first, then one line per stage, in the manner of the kernel's CI bots.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from kpatchkit import __version__
+from kpatchkit.records.review import ReviewResult
+
+
+def _first_name(author: str) -> str:
+    name = author.strip().strip('"')
+    return name.split()[0] if name else "there"
+
+
+def _apply_line(result: ReviewResult) -> str:
+    a = result.applied
+    if a is None:
+        return "not run"
+    base = a.get("base") or {}
+    parts = [str(a.get("result", "?"))]
+    if not base.get("found"):
+        blobs = ", ".join(base.get("blobs") or [])
+        parts.append(f"(base {blobs + ' ' if blobs else ''}not in the tree; applied on its HEAD)")
+    rules = a.get("drift_rules") or []
+    if rules:
+        names = [r.get("name") or r.get("id") or str(r) if isinstance(r, dict) else str(r)
+                 for r in rules]
+        parts.append("drift rules: " + ", ".join(names))
+    comp = a.get("compile")
+    if comp:
+        parts.append("compiles" if comp.get("ok") else "DOES NOT COMPILE")
+    return "; ".join(parts)
+
+
+def _tests_line(result: ReviewResult) -> str:
+    if not result.run:
+        return "not run"
+    out = []
+    for kernel in ("base", "patched"):
+        rs = result.results(kernel)
+        if rs:
+            ok = sum(r.get("result") == "pass" for r in rs)
+            skip = sum(r.get("result") == "skip" for r in rs)
+            splats = sum(len(r.get("splats") or []) for r in rs)
+            text = f"{kernel} {ok}/{len(rs)} pass"
+            text += f", {skip} skip" if skip else ""
+            text += f", {splats} splat(s)" if splats else ""
+            out.append(text)
+    return "; ".join(out) + (f" ({result.run.get('accel')})" if result.run.get("accel") else "")
+
+
+def render_summary(result: ReviewResult, report_name: str = "report.html") -> str:
+    """Return the text of the reply."""
+    s, v = result.series, result.verdict
+    first = s.patches[0] if s.patches else None
+    msgid = s.cover_message_id or (first.message_id if first else "")
+    subject = s.title or (first.subject if first else "the series")
+    prefix = f"[PATCH 0/{s.total}]" if s.cover_message_id else (
+        f"[PATCH 1/{s.total}]" if s.total > 1 else "[PATCH]")
+    lines = [f"Subject: Re: {prefix} {subject}"]
+    if msgid:
+        lines += [f"In-Reply-To: <{msgid}>", f"References: <{msgid}>"]
+    lines += ["", f"Hi {_first_name(first.author if first else '')},", ""]
+    tree = result.tree
+    intro = (f"Thank you for the series \"{subject}\" ({s.total} patch"
+             f"{'' if s.total == 1 else 'es'}). kpatchkit reviewed it on {tree.get('name', '?')} "
+             f"(Linux {tree.get('version', '?')}); the result:")
+    lines += textwrap.wrap(intro, 72) + [""]
+    lines.append(f"  VERDICT: {v.status.upper()} - {v.headline}")
+    for reason in v.reasons:
+        lines += textwrap.wrap(reason, 68, initial_indent="    - ", subsequent_indent="      ")
+    lines.append("")
+    a = result.analysis
+    analysis = ("not run" if a is None else
+                f"{len(result.findings('new'))} new, {len(result.findings('fixed'))} fixed, "
+                f"{len(result.findings('unchanged'))} unchanged finding(s); "
+                f"{len(a.get('added_calls') or [])} added call(s) checked")
+    rows = [("Apply", _apply_line(result)), ("Analysis", analysis),
+            ("Selftests", _tests_line(result)),
+            ("Claim", v.claim.replace("-", " ") + " (TDP faults per COW write, base -> patched)")]
+    for label, text in rows:
+        lines += textwrap.wrap(text, 72, initial_indent=f"{label + ':':<11}",
+                               subsequent_indent=" " * 11)
+    for sc in result.scenarios:
+        b = "-" if sc.base is None else f"{sc.base:.2f}"
+        p = "-" if sc.patched is None else f"{sc.patched:.2f}"
+        tag = " (control)" if not sc.is_claim else ""
+        lines.append(f"{'':11}{sc.scenario[:34]:<34} {b:>5} -> {p:<5} {sc.outcome}{tag}")
+    for c in result.claims:
+        lines += textwrap.wrap(f"\"{c.get('claim', '')}\": {c.get('verdict', '?')} - "
+                               f"{c.get('measured', '')}", 72, initial_indent=" " * 11,
+                               subsequent_indent=" " * 13)
+    new = result.findings("new")
+    if new:
+        lines += ["", "New findings:"]
+        for f in new:
+            lines += textwrap.wrap(f"{f.get('file')}:{f.get('line')}: {f.get('function')}(): "
+                                   f"[{f.get('check')}] {f.get('message')}", 72,
+                                   initial_indent="  ", subsequent_indent="    ")
+    lines += ["", f"The full report is in {report_name} beside this file (run {result.run_id});",
+              "junit.xml, findings.sarif and results.json carry the same for CI.", "",
+              "-- ", f"kpatchkit {__version__}: an automated reply; the verdict is computed from",
+              "the run's results and the scenarios' expectations. Reply if it is wrong."]
+    return "\n".join(lines) + "\n"

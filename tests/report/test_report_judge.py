@@ -1,0 +1,80 @@
+"""Verdict and claim logic: computed from results and expectations, never hard-coded."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_review
+
+from kpatchkit.records.review import Bound
+from kpatchkit.report.judge import finalize, parse_bound, parse_expectations
+
+
+def test_seed_shape_is_clean_and_reproduced() -> None:
+    r = finalize(make_review())
+    assert r.verdict.status == "clean" and r.verdict.exit_code == 0
+    assert r.verdict.claim == "reproduced"
+    outcomes = {s.test: s.outcome for s in r.scenarios}
+    assert outcomes == {"cow_anon_thp_off": "reproduced", "cow_anon_thp_on": "reproduced",
+                        "write_only": "control-ok"}
+
+
+def test_claim_not_reproduced_when_patched_still_pays_two_faults() -> None:
+    r = finalize(make_review(patched_fpcw=2.0))
+    assert r.verdict.claim == "not-reproduced"
+    assert r.verdict.exit_code == 1  # the patch does not do what its expectation says
+
+
+def test_claim_partly_when_base_does_not_show_the_cost() -> None:
+    r = finalize(make_review(base_fpcw=1.0))
+    assert r.verdict.claim == "not-reproduced"
+    assert r.verdict.exit_code == 0  # not the patch's fault: base outside, patched fine
+
+
+def test_new_findings_give_exit_1() -> None:
+    r = finalize(make_review(new_findings=2))
+    assert r.verdict.status == "findings" and r.verdict.exit_code == 1
+    assert r.verdict.new_findings == 2
+
+
+def test_failure_on_both_kernels_is_pre_existing_not_introduced() -> None:
+    r = finalize(make_review())
+    assert r.verdict.introduced_failures == 0
+
+
+def test_failure_only_on_patched_is_introduced() -> None:
+    r = make_review()
+    for res in r.run["results"]:
+        if res["kernel"] == "patched" and res["test"] == "demand_paging_test":
+            res["result"] = "fail"
+    finalize(r)
+    assert r.verdict.exit_code == 1 and r.verdict.introduced_failures == 1
+
+
+def test_new_splat_on_patched_is_introduced() -> None:
+    r = make_review()
+    for res in r.run["results"]:
+        if res["kernel"] == "patched" and res["test"] == "write_only":
+            res["splats"] = [{"kind": "suspicious-rcu", "title": "suspicious RCU usage",
+                              "function": "kvm_tdp_mmu_set_spte_gfn", "log": "..."}]
+    finalize(r)
+    assert r.verdict.exit_code == 1
+    assert any("splat" in x for x in r.verdict.reasons)
+
+
+@pytest.mark.parametrize("spec, value, inside", [
+    (2.0, 2.1, True), (2.0, 1.7, False), ("<= 1.05", 1.05, True), ("<= 1.05", 1.06, False),
+    ({"approx": 2, "tol": 0.2}, 1.81, True), ({"min": 1.8}, 1.79, False), ("~1", 1.09, True),
+])
+def test_bounds(spec, value, inside) -> None:
+    assert parse_bound(spec).contains(value) is inside
+
+
+def test_expectation_shapes_agree() -> None:
+    want = {"base": Bound(1.8, 2.2), "patched": Bound(None, 1.05)}
+    assert parse_expectations({"faults_per_cow_write": {"base": {"min": 1.8, "max": 2.2},
+                                                        "patched": "<=1.05"}}) == want
+    assert parse_expectations([{"kernel": "unpatched", "metric": "faults_per_cow_write",
+                                "min": 1.8, "max": 2.2},
+                               {"kernel": "patched", "max": 1.05}]) == want
+    assert parse_expectations({"base_faults_per_cow_write": {"min": 1.8, "max": 2.2},
+                               "patched_faults_per_cow_write": {"max": 1.05}}) == want

@@ -1,0 +1,109 @@
+"""The five report files render from a review record, HTML is self-contained and escaped."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+from conftest import make_review
+
+from kpatchkit.report.html import CSP, render_report
+from kpatchkit.report.judge import finalize
+from kpatchkit.report.write import FILES, load_review, write_reports
+
+XSS = "<script>alert(1)</script>"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _parse(html: str) -> _Tags:
+    p = _Tags()
+    p.feed(html)
+    return p
+
+
+def test_all_files_written_and_review_round_trips(tmp_path, review) -> None:
+    paths = write_reports(review, tmp_path)
+    for name in FILES:
+        assert paths[name].stat().st_size > 200, name
+    again = load_review(tmp_path)
+    assert again.verdict == review.verdict
+    assert again.scenarios == review.scenarios
+
+
+def test_html_has_csp_no_script_no_external_loads(review) -> None:
+    page = _parse(render_report(review))
+    metas = [a for t, a in page.tags if t == "meta" and a.get("http-equiv")]
+    assert metas and metas[0]["content"] == CSP
+    assert "script-src" not in CSP and "default-src 'none'" in CSP
+    assert not [t for t, _ in page.tags if t in ("script", "iframe", "object", "embed", "link")]
+    for tag, attrs in page.tags:
+        if tag != "a":  # links are navigation, not loads
+            for key in ("src", "href", "srcset", "data"):
+                assert key not in attrs, (tag, attrs)
+
+
+def test_html_sections_verdict_and_chart_first(review) -> None:
+    html = render_report(review)
+    order = [html.index(f'id="{s}"') for s in
+             ("verdict", "effect", "series", "apply", "analysis", "matrix", "splats", "claims",
+              "timings", "provenance")]
+    assert order == sorted(order)
+    text = " ".join(_parse(html).text)
+    assert "Verdict: CLEAN" in text and "reproduced" in text
+    assert "6250bd3d20c1" in text and "tdp_mmu_set_spte" in text
+    assert "pre-existing" in text  # the test failing on both kernels
+    assert "<svg" in html and "faults per COW write" in html
+
+
+def test_hostile_subject_is_text(review) -> None:
+    r = finalize(make_review(subject=XSS))
+    r.series.patches[0].author = '"><img src=x onerror=alert(2)>'
+    html = render_report(r)
+    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    page = _parse(html)
+    assert not [t for t, _ in page.tags if t in ("script", "img")]
+    assert XSS in " ".join(page.text)
+
+
+def test_results_json_says_claim_and_findings(tmp_path, review) -> None:
+    write_reports(review, tmp_path)
+    res = json.loads((tmp_path / "results.json").read_text())
+    k = res["kpatchkit"]
+    assert k["claim_reproduced"] is True and k["new_findings"] == 0
+    assert k["faults_per_cow_write"]["anon read-then-write, THP off"]["base"] == 2.0
+    assert {c["misc"]["kernel"] for c in res["checkouts"]} == {"base", "patched"}
+    assert len(res["tests"]) == 10 and {t["status"] for t in res["tests"]} == {"PASS", "FAIL"}
+    assert all(t["build_id"] in {b["id"] for b in res["builds"]} for t in res["tests"])
+
+
+def test_results_json_flags_regression(tmp_path) -> None:
+    r = finalize(make_review(patched_fpcw=1.9, new_findings=1))
+    write_reports(r, tmp_path)
+    k = json.loads((tmp_path / "results.json").read_text())["kpatchkit"]
+    assert k["claim_reproduced"] is False and k["has_new_findings"] is True
+    assert k["exit_code"] == 1
+
+
+def test_summary_is_a_mail_reply(review) -> None:
+    from kpatchkit.report.summary import render_summary
+
+    text = render_summary(review)
+    lines = text.splitlines()
+    assert lines[0].startswith("Subject: Re: [PATCH 0/2] KVM: x86/mmu:")
+    assert "In-Reply-To: <cover@example.org>" in lines
+    assert "Hi Yan," in lines
+    assert any("VERDICT: CLEAN" in x for x in lines)
+    assert "-- " in lines  # signature separator
+    assert max(len(x) for x in lines) <= 100
