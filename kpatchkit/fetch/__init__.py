@@ -1,1 +1,76 @@
-"""kpatchkit.fetch."""
+"""kpatchkit.fetch: read a patch series from any source a reviewer holds.
+
+Public API (other stages import only these):
+
+- ``load_series(source, *, msgid=None, tree_path=None) -> Series``
+- ``series_mbox(patches) -> str``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kpatchkit.errors import KpatchkitError
+from kpatchkit.fetch.mboxout import series_mbox
+from kpatchkit.records.series import Patch, Series
+
+__all__ = ["load_series", "series_mbox"]
+
+
+def _parse_item(item) -> tuple[Patch, list[str]]:
+    from kpatchkit.fetch.mailparse import check_mail_like, message_from_bytes, patch_from_message
+    from kpatchkit.fetch.webarchive import patch_from_archive_text
+
+    if item.archive_text:
+        return patch_from_archive_text(item.data.decode("utf-8", "replace"), source=item.label)
+    msg = message_from_bytes(item.data)
+    check_mail_like(msg, item.label)
+    return patch_from_message(msg, source=item.label), []
+
+
+def load_series(source: str, *, msgid: str | None = None,
+                tree_path: Path | None = None) -> Series:
+    """Read SOURCE (file, mbox, maildir, folder, archive text, git mirror, URL, Message-ID),
+    assemble the newest revision of the series and repair whitespace damage.
+
+    ``tree_path`` is a kernel source directory: when given, context and removed lines of a
+    damaged patch are taken verbatim from the target files. Raises ``KpatchkitError`` (exit 2)
+    on input that holds no usable series.
+    """
+    from kpatchkit.fetch.assemble import assemble
+    from kpatchkit.fetch.mailparse import repair_patch
+    from kpatchkit.fetch.sources import fetch_source
+
+    if tree_path is not None and not Path(tree_path).is_dir():
+        raise KpatchkitError(f"--tree {tree_path}: not a directory")
+    fetched = fetch_source(str(source), msgid)
+    mails: list[Patch] = []
+    warnings: list[str] = []
+    for item in fetched.items:
+        try:
+            patch, notes = _parse_item(item)
+        except KpatchkitError as exc:
+            if len(fetched.items) == 1:
+                raise
+            # In a thread, a broken reply must not hide the series; a broken patch must.
+            if "[PATCH" in _subject_of(item.data) and not _subject_of(item.data).lower() \
+                    .startswith("re:"):
+                raise KpatchkitError(f"{item.label}: {exc.message}") from exc
+            warnings.append(f"{item.label}: skipped ({exc.message})")
+            continue
+        mails.append(patch)
+        warnings.extend(notes)
+    series = assemble(mails, msgid=msgid or fetched.msgid, source=str(source),
+                      kind=fetched.kind)
+    for p in series.patches:
+        if p.whitespace_damaged:
+            warnings.extend(repair_patch(p, Path(tree_path) if tree_path else None))
+    series.warnings = warnings + series.warnings
+    return series
+
+
+def _subject_of(data: bytes) -> str:
+    for line in data.split(b"\n\n", 1)[0].split(b"\n"):
+        if line.lower().startswith(b"subject:"):
+            return line[8:].decode("utf-8", "replace").strip()
+    return ""

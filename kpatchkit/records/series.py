@@ -17,6 +17,7 @@ class Hunk(Record):
     new_count: int
     section: str = ""  # text after the second @@ (usually the enclosing C function)
     lines: list[str] = field(default_factory=list)
+    header: str = ""  # the '@@ ... @@' line as read (kept when the counts still match)
 
 
 @dataclass
@@ -32,6 +33,7 @@ class FileDiff(Record):
     deletions: int = 0
     binary: bool = False
     hunks: list[Hunk] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # 'diff --git', 'index', '---', '+++' lines
 
     @property
     def path(self) -> str:
@@ -66,6 +68,11 @@ class Patch(Record):
     whitespace_damaged: bool = False
     repaired: bool = False  # the diff was re-derived/re-indented by kpatchkit
     source: str = ""  # where this mail came from (path, URL, git commit)
+    kind: str = "patch"  # patch, cover or reply (set by fetch's thread assembly)
+    # parse-time facts fetch uses for assembly; not part of the JSON
+    is_reply: bool = field(default=False, metadata={"transient": True})
+    is_patch_subject: bool = field(default=False, metadata={"transient": True})
+    binary_attachments: list[str] = field(default_factory=list, metadata={"transient": True})
 
 
 @dataclass
@@ -82,6 +89,9 @@ class Series(Record):
     source_kind: str = ""  # mail, mbox, maildir, folder, webarchive, git-mirror, http
     other_versions: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # what missing parts must produce: [{"index", "path", "blob", "needed_by"}] from the
+    # 'index' lines of the first present patch after a gap
+    prerequisites: list[dict] = field(default_factory=list)
 
     @property
     def repaired(self) -> bool:

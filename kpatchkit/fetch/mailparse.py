@@ -1,0 +1,210 @@
+"""One mail -> one ``Patch`` record (cover letters and replies too).
+
+Uses the stdlib ``email`` package with ``policy.default``: RFC 2047 headers, quoted-printable and
+base64 bodies, charsets and CRLF are its job. This module splits the decoded text into commit
+message, trailers, diffstat, diff and ``base-commit:``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import re
+from email import policy
+from email.message import EmailMessage
+
+from kpatchkit.errors import KpatchkitError
+from kpatchkit.fetch.diffparse import find_diff_start, parse_diff, render_files
+from kpatchkit.fetch.subject import parse_subject
+from kpatchkit.fetch.whitespace import is_damaged, repair_files
+from kpatchkit.records.series import Patch
+
+_TRAILER_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]):\s+(\S.*)$")
+_DIFFSTAT_RE = re.compile(r"^\s*\S.*\|\s+(\d+|Bin)|^\s*\d+ files? changed")
+_BASE_RE = re.compile(r"^base-commit:\s*([0-9a-f]{7,40})\s*$", re.M)
+_PATCH_SUFFIXES = (".patch", ".diff")
+
+
+def message_from_bytes(data: bytes) -> EmailMessage:
+    """Parse raw mail bytes (CRLF or LF) with the modern policy."""
+    data = data.replace(b"\r\n", b"\n")
+    return email.message_from_bytes(data, policy=policy.default)  # type: ignore[return-value]
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # noqa: BLE001 - a malformed header must not become a traceback
+        value = msg.get_all(name, [""])[0] if hasattr(msg, "get_all") else ""
+    return " ".join(str(value or "").split())
+
+
+def _ids(value: str) -> list[str]:
+    return re.findall(r"<([^<>\s]+)>", value) or ([value.strip("<> ")] if value.strip() else [])
+
+
+def _author(msg: EmailMessage) -> tuple[str, str]:
+    raw = _header(msg, "From")
+    try:
+        addrs = msg["From"].addresses  # type: ignore[union-attr]
+        if addrs:
+            return addrs[0].display_name or addrs[0].username, addrs[0].addr_spec
+    except Exception:  # noqa: BLE001
+        pass
+    name, addr = email.utils.parseaddr(raw)
+    return name or raw, addr
+
+
+def _part_text(part: EmailMessage) -> str | None:
+    """Decoded text of a leaf part, or None when it is binary."""
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError, KeyError):
+        payload = part.get_payload(decode=True) or b""
+        content = payload
+    if isinstance(content, bytes):
+        if b"\0" in content[:8192]:
+            return None
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError:
+            content = content.decode("latin-1")
+        if sum(1 for c in content[:8192] if ord(c) < 32 and c not in "\n\t\r\f") > 8:
+            return None
+    if not isinstance(content, str):
+        return None
+    return content.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def body_texts(msg: EmailMessage) -> tuple[str, list[str], list[str]]:
+    """(main text, text attachments that may hold a diff, names of binary attachments)."""
+    main, attachments, binary = None, [], []
+    parts = list(msg.walk()) if msg.is_multipart() else [msg]
+    for part in parts:
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        name = part.get_filename() or ""
+        is_patchy = name.endswith(_PATCH_SUFFIXES) or ctype in (
+            "text/x-patch", "text/x-diff", "application/x-patch", "application/x-diff")
+        if ctype.startswith("text/") or is_patchy or ctype == "application/octet-stream":
+            text = _part_text(part)
+            if text is None:
+                binary.append(name or ctype)
+                continue
+            if ctype == "text/html":
+                continue
+            if main is None and ctype == "text/plain" and not part.is_attachment():
+                main = text
+            else:
+                attachments.append(text)
+        else:
+            binary.append(name or ctype)
+    return main or "", attachments, binary
+
+
+def split_trailers(message: str) -> tuple[str, list[list[str]]]:
+    """Separate the final trailer paragraph (Signed-off-by: ...) from the commit message."""
+    lines = message.rstrip("\n").split("\n")
+    end = len(lines)
+    start = end
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    block = lines[start:end]
+    pairs = [_TRAILER_RE.match(x) for x in block]
+    if not block or not any(pairs) or not all(m or x.startswith((" ", "[", "(")) for m, x in
+                                              zip(pairs, block, strict=True)):
+        return message.strip("\n"), []
+    trailers = [[m.group(1), m.group(2).strip()] for m in pairs if m]
+    return "\n".join(lines[:start]).strip("\n"), trailers
+
+
+def patch_from_text(meta: dict, text: str, *, source: str, lenient: bool = False,
+                    attachments: list[str] | None = None) -> Patch:
+    """Build a Patch from header values (``meta``) and the decoded body ``text``."""
+    subj = parse_subject(meta.get("subject", ""))
+    p = Patch(
+        subject=subj.title, raw_subject=subj.raw, author=meta.get("author", ""),
+        email=meta.get("email", ""), date=meta.get("date", ""),
+        message_id=meta.get("message_id", ""), in_reply_to=meta.get("in_reply_to"),
+        references=meta.get("references", []), prefixes=subj.prefixes, version=subj.version,
+        index=subj.index if subj.index is not None else (1 if subj.is_patch else 0),
+        total=subj.total if subj.total is not None else (1 if subj.is_patch else 0),
+        source=source,
+    )
+    p.is_reply = subj.is_reply
+    p.is_patch_subject = subj.is_patch
+    start = find_diff_start(text)
+    diff_text = text[start:] if start is not None else ""
+    head = text[:start] if start is not None else text
+    if start is None:
+        for att in attachments or []:
+            a_start = find_diff_start(att)
+            if a_start is not None:
+                diff_text = att[a_start:]
+                break
+    bm = _BASE_RE.search(text)
+    p.base_commit = bm.group(1) if bm else None
+    head_lines = head.split("\n")
+    sep = next((k for k, x in enumerate(head_lines) if x.rstrip() == "---"), None)
+    message = "\n".join(head_lines[:sep]) if sep is not None else head
+    notes = "\n".join(head_lines[sep + 1:]) if sep is not None else ""
+    p.body, p.trailers = split_trailers(message)
+    p.diffstat = "\n".join(x for x in notes.split("\n") if _DIFFSTAT_RE.match(x))
+    if diff_text:
+        _fill_diff(p, diff_text, lenient=lenient)
+    return p
+
+
+def _fill_diff(p: Patch, diff_text: str, *, lenient: bool) -> None:
+    lines = diff_text.split("\n")
+    parsed = parse_diff(lines, strict=not lenient)
+    if not parsed.files and not lenient:
+        return
+    p.files = parsed.files
+    p.whitespace_damaged = is_damaged(parsed.files, parsed.unmarked_lines) or parsed.recounted > 0
+    if p.whitespace_damaged and not lenient:
+        # A mail that turns out damaged: parse again leniently so repair sees every line.
+        parsed = parse_diff(lines, strict=False)
+        p.files = parsed.files
+    p.insertions = sum(f.insertions for f in p.files)
+    p.deletions = sum(f.deletions for f in p.files)
+    p.diff = render_files(p.files)
+
+
+def repair_patch(p: Patch, tree_path=None) -> list[str]:
+    """Repair a damaged patch in place (diff, counts, ``repaired``); return notes."""
+    rep = repair_files(p.files, tree_path)
+    for f in p.files:
+        f.insertions = sum(1 for h in f.hunks for x in h.lines if x.startswith("+"))
+        f.deletions = sum(1 for h in f.hunks for x in h.lines if x.startswith("-"))
+    p.insertions = sum(f.insertions for f in p.files)
+    p.deletions = sum(f.deletions for f in p.files)
+    p.diff = render_files(p.files)
+    p.repaired = True
+    how = (f"{rep.from_tree} hunk(s) from the tree, {rep.reindented} re-indented by C structure")
+    return [f"{p.subject[:50]}: whitespace damage repaired ({how})", *rep.notes]
+
+
+def patch_from_message(msg: EmailMessage, *, source: str) -> Patch:
+    """Parse one RFC 822 mail into a Patch (no repair yet)."""
+    main, attachments, binary = body_texts(msg)
+    name, addr = _author(msg)
+    meta = {
+        "subject": _header(msg, "Subject"),
+        "author": name,
+        "email": addr,
+        "date": _header(msg, "Date"),
+        "message_id": (_ids(_header(msg, "Message-ID")) or [""])[0],
+        "in_reply_to": (_ids(_header(msg, "In-Reply-To")) or [None])[0],
+        "references": _ids(_header(msg, "References")),
+    }
+    p = patch_from_text(meta, main, source=source, attachments=attachments)
+    p.binary_attachments = binary
+    return p
+
+
+def check_mail_like(msg: EmailMessage, label: str) -> None:
+    """Refuse a 'mail' that has none of the headers a patch mail has."""
+    if not any(msg.get(h) for h in ("From", "Subject", "Message-ID", "Date")):
+        raise KpatchkitError(f"{label}: not a mail (no From/Subject/Date/Message-ID header)")

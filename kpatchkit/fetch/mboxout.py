@@ -1,0 +1,53 @@
+"""Write a series as the mbox ``git am`` takes: one mail per patch, in order."""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from email.header import Header
+
+from kpatchkit.records.series import Patch
+
+_SEPARATOR_LIKE = re.compile(r"^(>*From \S+ .*\d{4}\s*)$", re.M)
+
+
+def _encode(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def patch_mail(p: Patch) -> str:
+    """One patch as a format-patch style mail (mbox separator included)."""
+    name = p.author or (p.email.split("@")[0] if p.email else "Unknown Author")
+    addr = p.email or "unknown@unknown.invalid"
+    prefix = "PATCH" + (f" v{p.version}" if p.version > 1 else "")
+    prefix += f" {p.index}/{p.total}" if p.total > 1 else ""
+    headers = [
+        "From kpatchkit Mon Sep 17 00:00:00 2001",
+        f"From: {email.utils.formataddr((name, addr), charset='utf-8')}",
+        f"Date: {p.date}" if p.date else "",
+        f"Subject: {_encode(f'[{prefix}] {p.subject}')}",
+        f"Message-Id: <{p.message_id}>" if p.message_id else "",
+        ("X-Kpatchkit-Repaired: whitespace-damaged diff repaired by kpatchkit"
+         if p.repaired else ""),
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=UTF-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
+    message = p.body.strip("\n")
+    if p.trailers:
+        message += ("\n\n" if message else "") + "\n".join(f"{k}: {v}" for k, v in p.trailers)
+    parts = [message, "---"]
+    if p.diffstat:
+        parts.append(p.diffstat + "\n")
+    parts.append(p.diff.rstrip("\n"))
+    if p.base_commit:
+        parts.append(f"\nbase-commit: {p.base_commit}")
+    body = "\n".join(parts) + "\n-- \nkpatchkit\n"
+    # mboxrd: a body line that would read as a message separator gets one more '>'
+    body = _SEPARATOR_LIKE.sub(r">\1", body)
+    return "\n".join(h for h in headers if h) + "\n\n" + body + "\n"
+
+
+def series_mbox(patches: list[Patch]) -> str:
+    """An mbox of ``patches`` in order, for ``git am --3way``; repaired diffs are used."""
+    return "".join(patch_mail(p) for p in sorted(patches, key=lambda p: p.index))

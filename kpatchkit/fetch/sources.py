@@ -1,0 +1,274 @@
+"""Where mails come from: files, mboxes, maildirs, folders, git mirrors, lore-style servers.
+
+Every reader returns ``Item``s (raw bytes + a label); parsing is ``mailparse``'s job. The kind
+is recognised from the SOURCE string and, for files, from their first bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import subprocess
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpatchkit.errors import KpatchkitError
+
+DEFAULT_LORE = "https://lore.kernel.org/all"
+# A patch series, even a long thread, is far below this; 50 MB of noise is not a review input.
+MAX_INPUT = int(os.environ.get("KPATCHKIT_MAX_INPUT", str(32 * 1024 * 1024)))
+_MBOX_FROM_RE = re.compile(rb"^From \S+ .*\d{4}\s*$")
+_MBOXRD_ESC_RE = re.compile(rb"^>(>*From )", re.M)
+_HEADER_LINE_RE = re.compile(rb"^[A-Za-z0-9-]+:[ \t]")
+
+
+@dataclass
+class Item:
+    """One message's raw bytes and where it came from."""
+
+    data: bytes
+    label: str
+    archive_text: bool = False  # a web page copy, not an RFC 822 mail
+
+
+@dataclass
+class Fetched:
+    """All messages read from a SOURCE."""
+
+    items: list[Item]
+    kind: str  # mail, mbox, maildir, folder, webarchive, git-mirror, http
+    msgid: str | None = None  # a message id the SOURCE itself named (lore URL)
+
+
+def _check_size(size: int, label: str) -> None:
+    if size > MAX_INPUT:
+        raise KpatchkitError(
+            f"{label} is {size // (1024 * 1024)} MB or more, more than the "
+            f"{MAX_INPUT // (1024 * 1024)} MB a patch series can be; pass the thread's mbox "
+            "(or raise KPATCHKIT_MAX_INPUT)")
+
+
+def _check_text(data: bytes, label: str) -> None:
+    sample = data[:65536]
+    if not sample.strip():
+        raise KpatchkitError(f"{label} is empty")
+    bad = sum(1 for b in sample if b < 9 or 13 < b < 32 or b == 127)
+    if b"\0" in sample or bad > len(sample) // 100 + 4:
+        raise KpatchkitError(f"{label} is binary data, not a mail, mbox or patch")
+
+
+def read_file(path: Path) -> bytes:
+    """Read a file (gunzipping ``.gz`` content) with the size limit applied."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_INPUT * 4 + 1)  # gzip may shrink it; never read unbounded
+    except OSError as exc:
+        raise KpatchkitError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, str(path))
+    _check_size(len(data), str(path))
+    return data
+
+
+def _gunzip(data: bytes, label: str) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
+            out = gz.read(MAX_INPUT + 1)
+    except (OSError, EOFError) as exc:
+        raise KpatchkitError(f"{label}: corrupt gzip data ({exc})") from exc
+    _check_size(len(out), label)
+    return out
+
+
+def split_mbox(data: bytes, label: str) -> list[Item]:
+    """Split an mbox (mboxo or mboxrd: '>From ' is unescaped one level)."""
+    messages: list[list[bytes]] = []
+    cur: list[bytes] | None = None
+    for line in data.replace(b"\r\n", b"\n").split(b"\n"):
+        if _MBOX_FROM_RE.match(line):
+            cur = []
+            messages.append(cur)
+        elif cur is not None:
+            cur.append(line)
+    out = []
+    for k, lines in enumerate(messages):
+        raw = _MBOXRD_ESC_RE.sub(rb"\1", b"\n".join(lines))
+        if raw.strip():
+            out.append(Item(raw, f"{label}#{k + 1}"))
+    return out
+
+
+def is_mbox(data: bytes) -> bool:
+    """True when the first line is an mbox 'From ' separator."""
+    return bool(_MBOX_FROM_RE.match(data.split(b"\n", 1)[0].rstrip(b"\r")))
+
+
+def is_mail(data: bytes) -> bool:
+    """True when the data starts with an RFC 822 header block."""
+    first = data.lstrip(b"\n").split(b"\n", 1)[0]
+    return bool(_HEADER_LINE_RE.match(first))
+
+
+def items_from_bytes(data: bytes, label: str) -> tuple[list[Item], str]:
+    """Items and kind for the bytes of one file."""
+    _check_text(data, label)
+    if is_mbox(data):
+        return split_mbox(data, label), "mbox"
+    if is_mail(data):
+        return [Item(data, label)], "mail"
+    return [Item(data, label, archive_text=True)], "webarchive"
+
+
+def from_directory(path: Path) -> tuple[list[Item], str]:
+    """A maildir (cur/new), a public-inbox git repo, or a folder of patch/mail files."""
+    if is_git_mirror(path):
+        return from_git_mirror(str(path)), "git-mirror"
+    if (path / "cur").is_dir() and (path / "new").is_dir():
+        files = sorted(p for d in ("new", "cur") for p in (path / d).iterdir() if p.is_file())
+        kind = "maildir"
+    else:
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        kind = "folder"
+    if not files:
+        raise KpatchkitError(f"{path} holds no mail or patch files")
+    items: list[Item] = []
+    total = 0
+    for f in files:
+        data = read_file(f)
+        total += len(data)
+        if total > MAX_INPUT:
+            _check_size(total, str(path))
+        sub, _ = items_from_bytes(data, str(f))
+        items.extend(sub)
+    return items, kind
+
+
+def is_git_mirror(path: Path) -> bool:
+    """A public-inbox v1 repo (bare or not) or a v2 inbox (git/N.git epochs)."""
+    return ((path / "HEAD").is_file() and (path / "objects").is_dir()) or (path / ".git").exists() \
+        or (path / "git" / "0.git").is_dir() or (path / "all.git").is_dir()
+
+
+def _git(args: list[str], cwd: str | None = None, timeout: int = 600) -> bytes:
+    try:
+        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KpatchkitError(f"git {args[0]} failed: {exc}") from exc
+    if res.returncode != 0:
+        err = res.stderr.decode(errors="replace").strip().splitlines()
+        why = err[-1] if err else f"exit {res.returncode}"
+        raise KpatchkitError(f"git {' '.join(args[:2])} failed: {why}")
+    return res.stdout
+
+
+def from_git_mirror(spec: str) -> list[Item]:
+    """Every message of a public-inbox mirror: one commit per message, the mail in file 'm'."""
+    path = Path(spec)
+    if not path.exists():
+        tmp = tempfile.mkdtemp(prefix="kpatchkit-inbox-")
+        _git(["clone", "--quiet", "--mirror", spec, tmp], timeout=1800)
+        path = Path(tmp)
+    repos = sorted((path / "git").glob("*.git"), key=lambda p: int(p.stem)) \
+        if (path / "git").is_dir() else [path]
+    items: list[Item] = []
+    total = 0
+    for repo in repos:
+        log = _git(["-C", str(repo), "rev-list", "--reverse", "--all"]).split()
+        for commit in log:
+            c = commit.decode()
+            try:
+                data = _git(["-C", str(repo), "show", f"{c}:m"])
+            except KpatchkitError:
+                continue  # a deletion commit (public-inbox removes spam this way)
+            total += len(data)
+            if total > MAX_INPUT:
+                raise KpatchkitError(f"{spec} holds more than {MAX_INPUT >> 20} MB of mail; "
+                                     "pass --msgid with a smaller mirror or a thread mbox")
+            items.append(Item(data, f"{spec}@{c[:12]}"))
+    if not items:
+        raise KpatchkitError(f"{spec} is a git repository but holds no public-inbox messages "
+                             "(no file 'm' in any commit)")
+    return items
+
+
+def lore_url(base: str, msgid: str, what: str) -> str:
+    """``BASE/MSGID/what`` with the message id escaped as public-inbox does."""
+    quoted = urllib.parse.quote(msgid.strip("<>"), safe="@!$&'()*+,;=:~.-_")
+    return f"{base.rstrip('/')}/{quoted}/{what}"
+
+
+def _http_get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - http(s) only
+            data = resp.read(MAX_INPUT * 4 + 1)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise KpatchkitError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise KpatchkitError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)})") from exc
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, url)
+    _check_size(len(data), url)
+    return data
+
+
+def from_http(base: str, msgid: str) -> tuple[list[Item], str]:
+    """The whole thread (t.mbox.gz), or the one message (raw) if the thread is not served."""
+    data = _http_get(lore_url(base, msgid, "t.mbox.gz"))
+    if data is not None:
+        _check_text(data, "t.mbox.gz")
+        return split_mbox(data, lore_url(base, msgid, "t.mbox.gz")), "http"
+    data = _http_get(lore_url(base, msgid, "raw"))
+    if data is None:
+        raise KpatchkitError(f"{base}: no message {msgid!r} (404 for t.mbox.gz and raw)")
+    items, _ = items_from_bytes(data, lore_url(base, msgid, "raw"))
+    return items, "http"
+
+
+def _split_lore_url(url: str) -> tuple[str, str | None]:
+    """``https://host/list/MSGID/[raw|t.mbox.gz|T/]`` -> (base, msgid)."""
+    parsed = urllib.parse.urlsplit(url)
+    parts = [p for p in parsed.path.split("/") if p]
+    while parts and parts[-1] in ("raw", "t.mbox.gz", "T", "t", "#t"):
+        parts.pop()
+    if parts and "@" in urllib.parse.unquote(parts[-1]):
+        msgid = urllib.parse.unquote(parts.pop())
+        base = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, "/" + "/".join(parts), "",
+                                        ""))
+        return base, msgid
+    return url, None
+
+
+def fetch_source(source: str, msgid: str | None) -> Fetched:
+    """Read every message SOURCE holds (see module docstring for the kinds)."""
+    if not source or not source.strip():
+        raise KpatchkitError("no SOURCE given: pass a mail, mbox, folder, archive text, "
+                             "git mirror or lore URL")
+    if re.match(r"^(git|ssh)://|^[\w.-]+@[\w.-]+:|^file://|\.git/?$", source):
+        return Fetched(from_git_mirror(source), "git-mirror")
+    if re.match(r"^https?://", source):
+        base, url_msgid = _split_lore_url(source)
+        mid = msgid or url_msgid
+        if mid:
+            items, kind = from_http(base, mid)
+            return Fetched(items, kind, url_msgid)
+        return Fetched(from_git_mirror(source), "git-mirror")
+    path = Path(source).expanduser()
+    if path.is_dir():
+        items, kind = from_directory(path)
+        return Fetched(items, kind)
+    if path.is_file():
+        items, kind = items_from_bytes(read_file(path), str(path))
+        return Fetched(items, kind)
+    if "@" in source and "/" not in source:
+        base = os.environ.get("KPATCHKIT_LORE_URL", DEFAULT_LORE)
+        items, kind = from_http(base, source)
+        return Fetched(items, kind, source.strip("<>"))
+    raise KpatchkitError(f"{source}: no such file or directory (and not a URL or Message-ID)")

@@ -1,0 +1,78 @@
+"""Parse a patch mail's subject: reply markers, ``[PATCH RFC v3 2/5]`` prefixes, the title.
+
+The grammar (which words are flags, how versions and counters look) is data in
+``data/subject.toml`` so list-specific prefixes can be added without code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+
+@dataclass
+class Subject:
+    """What a subject line says about its mail."""
+
+    title: str  # the subject without reply markers and [..] groups
+    raw: str
+    is_reply: bool = False
+    is_patch: bool = False  # a [PATCH ...] group was present
+    prefixes: list[str] = field(default_factory=list)  # every word seen inside [...]
+    version: int = 1
+    index: int | None = None
+    total: int | None = None
+
+
+@cache
+def _grammar() -> dict:
+    text = resources.files("kpatchkit.fetch").joinpath("data/subject.toml").read_text()
+    data = tomllib.loads(text)
+    words = "|".join(map(re.escape, data["reply_prefixes"]))
+    data["_reply"] = re.compile(r"^\s*(?:(?:" + words + r")\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+    data["_version"] = re.compile(data["version_regex"], re.I)
+    data["_counter"] = re.compile(data["counter_regex"])
+    data["_patch"] = {w.upper() for w in data["patch_words"]}
+    return data
+
+
+def parse_subject(raw: str) -> Subject:
+    """Split ``raw`` into reply marker, bracketed prefixes and title."""
+    g = _grammar()
+    text = " ".join(raw.split())  # unfold header continuation whitespace
+    subj = Subject(title=text, raw=raw)
+    m = g["_reply"].match(text)
+    if m:
+        subj.is_reply = True
+        text = text[m.end():]
+    # Any number of leading [...] groups: "[RFC][PATCH v2 1/3]".
+    while True:
+        m = re.match(r"\s*\[([^\]]*)\]\s*", text)
+        if not m:
+            break
+        text = text[m.end():]
+        _read_group(m.group(1), subj, g)
+    subj.title = text.strip()
+    return subj
+
+
+def _read_group(group: str, subj: Subject, g: dict) -> None:
+    words = [w for w in re.split(r"[\s,]+", group) if w]
+    for word in words:
+        upper = word.upper()
+        if upper in g["_patch"] or upper.startswith("PATCH"):
+            subj.is_patch = True
+        vm = g["_version"].match(word)
+        cm = g["_counter"].match(word)
+        if vm:
+            subj.version = int(vm.group(1))
+            if upper.startswith("PATCH"):
+                subj.prefixes.append("PATCH")
+            subj.prefixes.append(f"v{subj.version}")
+        elif cm:
+            subj.index, subj.total = int(cm.group(1)), int(cm.group(2))
+        else:
+            subj.prefixes.append(word)
