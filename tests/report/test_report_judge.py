@@ -78,3 +78,17 @@ def test_expectation_shapes_agree() -> None:
                                {"kernel": "patched", "max": 1.05}]) == want
     assert parse_expectations({"base_faults_per_cow_write": {"min": 1.8, "max": 2.2},
                                "patched_faults_per_cow_write": {"max": 1.05}}) == want
+
+
+def test_gentests_contract_shape_and_correctness_only_scenarios() -> None:
+    """The shape records/gentests.py documents: {metric: {kernel: bound}, kind, control}."""
+    r = make_review()
+    r.tests[0]["expectations"] = {"faults_per_cow_write": {"base": {"min": 1.8, "max": 2.2},
+                                                           "patched": {"max": 1.05}},
+                                  "kind": "claim", "control": False}
+    r.tests[2]["expectations"] = {"kind": "correctness"}
+    finalize(r)
+    by = {s.test: s for s in r.scenarios}
+    assert by["cow_anon_thp_off"].outcome == "reproduced" and by["cow_anon_thp_off"].is_claim
+    assert by["write_only"].outcome == "passed" and not by["write_only"].is_claim
+    assert r.verdict.claim == "reproduced"

@@ -1,0 +1,311 @@
+"""The review pipeline: fetch -> apply/port -> analyze -> gen-tests -> run -> report.
+
+Each stage's result is stored under a hash of its inputs (see ``store``), so a second review of
+the same series on the same tree reuses every stage, and an interrupted one resumes at the stage
+that did not finish. A stage that fails stops the stages that need it; the report is written
+anyway, with the verdict saying why (bad input, infrastructure, or the patch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from kpatchkit import __version__
+from kpatchkit.cache import content_hash
+from kpatchkit.console import info
+from kpatchkit.errors import EXIT_INFRA, KpatchkitError
+from kpatchkit.records.review import PatchInfo, ReviewResult, SeriesInfo, StageRun
+from kpatchkit.review import stages
+from kpatchkit.review.store import StageStore
+
+STAGES = ("fetch", "apply", "analyze", "gen-tests", "run", "report")
+ARCHIVE = "https://lore.kernel.org/r/"
+# Bumped when a stage's output shape changes, so stored results of the old shape are not reused.
+STORE_VERSION = "1"
+
+
+@dataclass
+class ReviewOptions:
+    """What ``kpatchkit review`` was asked to do."""
+
+    source: str
+    tree: str
+    out_dir: Path
+    msgid: str | None = None
+    prereqs: list[str] = field(default_factory=list)
+    scenarios: list[str] | None = None
+    jobs: int = 2
+    skip: set[str] = field(default_factory=set)  # stages not to run ("analyze", "run", ...)
+    use_cache: bool = True
+
+
+class Ticker:
+    """Progress on stderr: a line when a stage starts and ends, and a heartbeat while it runs."""
+
+    def __init__(self, total: int, every: float = 30.0) -> None:
+        self.total, self.every = total, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, index: int, name: str) -> float:
+        info(f"[{index}/{self.total}] {name} ...")
+        self._stop.clear()
+        t0 = time.monotonic()
+
+        def beat() -> None:
+            while not self._stop.wait(self.every):
+                info(f"[{index}/{self.total}] {name}: still running, "
+                     f"{time.monotonic() - t0:.0f} s")
+
+        self._thread = threading.Thread(target=beat, daemon=True)
+        self._thread.start()
+        return t0
+
+    def end(self, index: int, stage: StageRun) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        extra = f": {stage.error}" if stage.error else ""
+        info(f"[{index}/{self.total}] {stage.name}: {stage.status} in {stage.seconds:.1f} s{extra}")
+
+
+def _file_digest(source: str) -> str:
+    path = Path(source)
+    if path.is_file():
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    if path.is_dir():
+        h = hashlib.sha256()
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                h.update(str(p.relative_to(path)).encode() + p.read_bytes())
+        return h.hexdigest()
+    return source  # a URL or Message-ID: the text is the key
+
+
+def _tree_digest(path: Path) -> str:
+    """Hash of the data and templates a stage renders from (so edits invalidate results)."""
+    h = hashlib.sha256()
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(path)).encode() + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def series_info(series: dict[str, Any]) -> SeriesInfo:
+    """Summarise fetch's Series JSON for the report."""
+    patches = []
+    for p in series.get("patches") or []:
+        mid = str(p.get("message_id") or "").strip("<>")
+        patches.append(PatchInfo(
+            index=int(p.get("index") or 1), total=int(p.get("total") or 1),
+            subject=str(p.get("subject") or ""), author=str(p.get("author") or ""),
+            email=str(p.get("email") or ""), date=str(p.get("date") or ""), message_id=mid,
+            link=ARCHIVE + quote(mid, safe="@.-_+") if mid else "",
+            insertions=int(p.get("insertions") or 0), deletions=int(p.get("deletions") or 0),
+            files=[f.get("new_path") or f.get("old_path") or "" for f in p.get("files") or []]))
+    cover = series.get("cover") or {}
+    title = cover.get("subject") or (patches[-1].subject if patches else "")
+    return SeriesInfo(title=str(title), source=str(series.get("source", "")),
+                      version=int(series.get("version") or 1),
+                      total=int(series.get("total") or len(patches)), patches=patches,
+                      cover_message_id=str(cover.get("message_id") or "").strip("<>"),
+                      missing=list(series.get("missing") or []),
+                      warnings=list(series.get("warnings") or []))
+
+
+def excerpts(repo: Path, applied: dict[str, Any], findings: list[dict[str, Any]],
+             context: int = 3) -> dict[str, list[list[Any]]]:
+    """Source lines around each finding, from the commit the finding was seen in."""
+    from kpatchkit.kernel.git import show_file
+
+    out: dict[str, list[list[Any]]] = {}
+    texts: dict[tuple[str, str], list[str]] = {}
+    for f in findings:
+        file, line = str(f.get("file") or ""), f.get("line")
+        if not file or not isinstance(line, int):
+            continue
+        rev = applied.get("base_commit" if f.get("status") == "fixed" else "patched_commit")
+        if not rev:
+            continue
+        if (rev, file) not in texts:
+            try:
+                texts[(rev, file)] = (show_file(repo, rev, file) or "").splitlines()
+            except KpatchkitError:
+                texts[(rev, file)] = []
+        lines = texts[(rev, file)]
+        lo, hi = max(line - context, 1), min(line + context, len(lines))
+        out[f"{file}:{line}"] = [[n, lines[n - 1]] for n in range(lo, hi + 1)]
+    return out
+
+
+class Review:
+    """One review run: execute (or reuse) each stage, then judge and write the report."""
+
+    def __init__(self, opts: ReviewOptions) -> None:
+        self.opts = opts
+        self.store = StageStore(opts.out_dir, use_cache=opts.use_cache)
+        now = datetime.now(UTC).replace(microsecond=0)
+        self.result = ReviewResult(
+            run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+            created=now.isoformat().replace("+00:00", "Z"), tool_version=__version__)
+        self.ticker = Ticker(len(STAGES))
+        self.series: dict[str, Any] | None = None
+        self.tree = None
+        self.patch_diffs: list[str] = []
+
+    # -- one stage -----------------------------------------------------------------------------
+
+    def _stage(self, name: str, key_parts: list[str], fn: Callable[[], Any]) -> Any:
+        index = STAGES.index(name) + 1
+        stage = StageRun(name=name)
+        self.result.stages.append(stage)
+        if name in self.opts.skip:
+            stage.status = "skipped"
+            info(f"[{index}/{len(STAGES)}] {name}: skipped (--skip)")
+            return None
+        stage.key = content_hash(STORE_VERSION, name, *key_parts)
+        t0 = self.ticker.start(index, name)
+        try:
+            cached = self.store.get(name, stage.key)
+            if cached is not None:
+                stage.status, data = "cached", cached.get("value")
+            else:
+                data = fn()
+                self.store.put(name, stage.key, {"value": data})
+                stage.status = "ok"
+        except KpatchkitError as exc:
+            stage.status, stage.error, stage.exit_code = "failed", exc.message, exc.exit_code
+            data = None
+        except Exception as exc:  # noqa: BLE001 - a stage's bug is an infrastructure failure
+            stage.status, stage.exit_code = "failed", EXIT_INFRA
+            stage.error = f"internal error: {type(exc).__name__}: {exc}"
+            data = None
+        stage.seconds = round(time.monotonic() - t0, 2)
+        self.ticker.end(index, stage)
+        return data
+
+    def _failed(self) -> bool:
+        return any(s.status == "failed" for s in self.result.stages)
+
+    # -- the pipeline --------------------------------------------------------------------------
+
+    def run(self) -> ReviewResult:
+        """Run every stage in order and write the report files; return the result."""
+        o, r = self.opts, self.result
+        self.series = self._stage("fetch", [_file_digest(o.source), o.msgid or ""],
+                                  lambda: stages.fetch(o.source, o.msgid))
+        if self.series:
+            r.series = series_info(self.series)
+            self.patch_diffs = [p.get("diff", "") for p in self.series.get("patches") or []]
+        try:
+            self.tree = stages.resolve_tree(o.tree)
+            r.tree = self.tree.to_json()
+        except KpatchkitError as exc:
+            r.stages.append(StageRun("apply", "failed", 0.0, "", f"--tree: {exc.message}",
+                                     exc.exit_code))
+        if self.series is not None and self.tree is not None:
+            self._apply()
+        applied = r.applied or {}
+        ready = bool(applied.get("patched_commit")) and applied.get("result") != "obsolete" \
+            and (applied.get("compile") or {}).get("ok", True) and not self._failed()
+        if ready:
+            self._analyze()
+            self._gen_tests()
+            if not self._failed():
+                self._run()
+        self._report()
+        return r
+
+    def _apply(self) -> None:
+        o, tree = self.opts, self.tree
+        prereq_keys = [_file_digest(p) for p in o.prereqs]
+        series_key = content_hash(*self.patch_diffs, *(p.get("subject", "") for p in
+                                                      self.series.get("patches") or []))
+        self.result.applied = self._stage(
+            "apply", [series_key, tree.head, str(tree.path), *prereq_keys],
+            lambda: stages.apply(stages.series_from(self.series), tree, o.prereqs))
+
+    def _analyze(self) -> None:
+        a = self.result.applied
+        import kpatchkit.analyze as pkg
+
+        data_key = _tree_digest(Path(pkg.__file__).parent)
+        self.result.analysis = self._stage(
+            "analyze", [str(self.tree.path), a["base_commit"], a["patched_commit"], data_key],
+            lambda: stages.analyze(self.tree, a))
+        if self.result.analysis:
+            self.result.excerpts = excerpts(Path(self.tree.path), a, self.result.findings())
+
+    def _gen_tests(self) -> None:
+        o = self.opts
+        out = o.out_dir / "selftests"
+        repo = Path(__file__).resolve().parents[2]
+        key = [self.tree.head, ",".join(o.scenarios or []), str(out.resolve()),
+               _tree_digest(repo / "kselftests")]
+        tests = self._stage("gen-tests", key, lambda: stages.gen_tests(self.tree, out, o.scenarios))
+        if tests is not None and not all(Path(t.get("c_path", "")).exists() for t in tests):
+            # The stored result points at files someone removed: render them again.
+            tests = stages.gen_tests(self.tree, out, o.scenarios)
+        self.result.tests = tests or []
+
+    def _run(self) -> None:
+        o, a = self.opts, self.result.applied
+        tests_key = content_hash(*(f"{t.get('name')}={t.get('c_path')}:"
+                                   f"{_file_digest(str(t.get('c_path')))}"
+                                   for t in self.result.tests))
+        self.result.run = self._stage(
+            "run", [a["base_commit"], a["patched_commit"], tests_key],
+            lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
+                               work_dir=o.out_dir / ".kpatchkit" / "run"))
+
+    def _report(self) -> None:
+        from kpatchkit.report.judge import finalize
+        from kpatchkit.report.write import write_reports
+
+        index = STAGES.index("report") + 1
+        stage = StageRun(name="report", key="")
+        t0 = self.ticker.start(index, "report")
+        self.result.provenance = self._provenance()
+        stage.status, stage.seconds = "ok", 0.0
+        self.result.stages.append(stage)
+        finalize(self.result)
+        write_reports(self.result, self.opts.out_dir, patch_diffs=self.patch_diffs)
+        stage.seconds = round(time.monotonic() - t0, 2)
+        # The record on disk carries the report stage's own time too.
+        write_reports(self.result, self.opts.out_dir, patch_diffs=self.patch_diffs)
+        self.ticker.end(index, stage)
+
+    def _provenance(self) -> dict[str, Any]:
+        r, run = self.result, self.result.run or {}
+        prov: dict[str, Any] = {
+            "tool": f"kpatchkit {__version__}",
+            "python": sys.version.split()[0],
+            "host": f"{platform.system()} {platform.release()} {platform.machine()}",
+            "command": " ".join(sys.argv[:1] + sys.argv[1:]) if sys.argv else "",
+            "source": self.opts.source,
+        }
+        if r.tree:
+            prov["tree"] = (f"{r.tree.get('name')} Linux {r.tree.get('version')} "
+                            f"({r.tree.get('kind')} {r.tree.get('origin')})")
+            prov["tree head"] = r.tree.get("head", "")
+        if r.applied:
+            prov["base commit"] = r.applied.get("base_commit", "")
+            prov["patched commit"] = r.applied.get("patched_commit", "")
+        for k in run.get("kernels") or []:
+            prov[f"{k.get('name')} kernel config"] = k.get("config_hash", "")
+        for key in ("accel", "qemu", "qemu_cmdline", "qemu_version", "selftests"):
+            if run.get(key):
+                prov[key.replace("_", " ")] = run[key]
+        return prov

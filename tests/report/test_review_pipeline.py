@@ -1,0 +1,44 @@
+"""`kpatchkit review`: exit codes, report always written, stage store reuse and key checks."""
+
+from __future__ import annotations
+
+import json
+
+from kpatchkit.cli import main
+from kpatchkit.review.store import StageStore
+
+
+def test_stage_store_reuses_only_the_same_key(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("KPATCHKIT_CACHE", str(tmp_path / "cache"))
+    a = StageStore(tmp_path / "run-a")
+    a.put("apply", "k1", {"value": {"result": "ported"}})
+    assert a.get("apply", "k1") == {"value": {"result": "ported"}}
+    assert a.get("apply", "k2") is None
+    b = StageStore(tmp_path / "run-b")  # another -o: found through the cache, copied locally
+    assert b.get("apply", "k1") == {"value": {"result": "ported"}}
+    assert (tmp_path / "run-b" / ".kpatchkit" / "stages" / "apply.json").exists()
+    assert StageStore(tmp_path / "run-c", use_cache=False).get("apply", "k1") is None
+
+
+def test_bad_source_exits_2_and_still_writes_the_report(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    code = main(["review", str(tmp_path / "no-such.mbox"), "--tree", "deb61", "-o", str(out),
+                 "--json"])
+    assert code == 2
+    res = json.loads(capsys.readouterr().out)
+    assert res["verdict"] == "bad-input" and res["exit_code"] == 2
+    for name in ("report.html", "junit.xml", "findings.sarif", "results.json", "summary.txt"):
+        assert (out / name).exists(), name
+    assert "Verdict: BAD-INPUT" in (out / "report.html").read_text()
+
+
+def test_unknown_tree_exits_2(tmp_path, lore, capsys) -> None:
+    code = main(["review", str(lore / "series.mbox"), "--tree", "no-such-tree-xyz",
+                 "-o", str(tmp_path / "run"), "--json"])
+    assert code == 2
+    res = json.loads(capsys.readouterr().out)
+    assert res["verdict"] == "bad-input" and "no-such-tree-xyz" in " ".join(res["reasons"])
+
+
+def test_jobs_must_be_positive(tmp_path, lore) -> None:
+    assert main(["review", str(lore / "series.mbox"), "--tree", "deb61", "-j", "0"]) == 2
