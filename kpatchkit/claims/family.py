@@ -1,0 +1,70 @@
+"""Entry point of the ``boot`` test family for ``kpatchkit run --tests boot``.
+
+``run_family(repo, commit, kernels, size="ci") -> dict`` builds the L2 guest kernel (kbuild),
+boots the plan on every given test-VM kernel and returns the JSON-ready block::
+
+    {"config": {...}, "comparisons": [{firmware, thp, guest, vcpus, mem_mb,
+        base_pf_taken: {mean, stdev, low, high, n}, patched_pf_taken: {...},
+        faults_saved_per_boot: {...}, base_retried: {...}, patched_retried: {...}, ...}],
+     "claims": [{id, statement, claimed, our_config, measured, verdict, reason, ...}],
+     "infra": [{kernel, kind, detail, attempt}], "samples": [...], "results": [...]}
+
+``results`` holds one entry per kernel and configuration in the run stage's result shape
+(``kernel``, ``test``, ``result``, ``seconds``, ``stats``, ``splats``).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from kpatchkit.claims.boot import BootConfig, run_boot_family
+from kpatchkit.claims.l2kernel import build_l2_kernel
+from kpatchkit.records.claims import BootFamilyResult
+
+# Named sizes: "ci" fits CI's budget on 2 shared cores; "full" goes toward the claim.
+SIZES: dict[str, BootConfig] = {
+    "ci": BootConfig(),
+    "full": BootConfig(vcpus=8, mem_mb=2048, repeats=3, data_mb=64, l1_smp=2,
+                       diskless_repeats=1),
+}
+
+
+def run_results(result: BootFamilyResult) -> list[dict]:
+    """One run-stage result entry per kernel and boot configuration."""
+    out = []
+    groups: dict[tuple, list] = {}
+    for s in result.samples:
+        key = (s.kernel, s.firmware, s.thp, s.guest, s.vcpus, s.mem_mb)
+        groups.setdefault(key, []).append(s)
+    for (kernel, fw, thp, guest, vcpus, mem), samples in groups.items():
+        ok = [s for s in samples if s.status == "ok"]
+        names = sorted({k for s in ok for k in s.stats})
+        mean_stats = {k: round(statistics.fmean(s.stats.get(k, 0) for s in ok), 1)
+                      for k in names}
+        if ok:
+            retried = [s.retried for s in ok if s.retried is not None]
+            mean_stats["retried_faults"] = round(statistics.fmean(retried), 1) if retried else 0
+        out.append({
+            "kernel": kernel,
+            "test": f"boot/{fw}/thp-{thp}/{guest}/{vcpus}cpu-{mem}M",
+            "result": "pass" if len(ok) == len(samples) else ("error" if not ok else "pass"),
+            "seconds": round(sum(s.seconds for s in samples), 1),
+            "stats": mean_stats,
+            "splats": [],
+            "repeats": len(samples),
+            "failed_repeats": [s.status for s in samples if s.status != "ok"],
+        })
+    return out
+
+
+def run_family(repo: Path, commit: str, kernels: dict[str, Path], size: str = "ci",
+               config: BootConfig | None = None) -> dict:
+    """Run the boot family and return its JSON-ready block (see the module docstring)."""
+    cfg = config or SIZES[size]
+    l2 = build_l2_kernel(repo, commit)
+    result = run_boot_family(kernels, l2.path, cfg)
+    block = result.to_json()
+    block["results"] = run_results(result)
+    block["config"]["size"] = size if config is None else "custom"
+    return block
