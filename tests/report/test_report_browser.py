@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import make_review
+from report_samples import make_review
 
 from kpatchkit.report.html import render_report
 from kpatchkit.report.judge import finalize

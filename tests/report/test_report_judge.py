@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_review
+from report_samples import make_review
 
 from kpatchkit.records.review import Bound
 from kpatchkit.report.judge import finalize, parse_bound, parse_expectations

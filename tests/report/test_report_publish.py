@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import make_review
+from report_samples import make_review
 
 from kpatchkit.cli import main
 from kpatchkit.report.judge import finalize

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-from conftest import make_review
+from report_samples import make_review
 
 from kpatchkit.report.html import CSP, render_report
 from kpatchkit.report.judge import finalize

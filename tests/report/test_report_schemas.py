@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import make_review
+from report_samples import make_review
 
 from kpatchkit.report.judge import finalize
 from kpatchkit.report.junit import render_junit
