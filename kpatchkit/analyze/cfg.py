@@ -1,0 +1,336 @@
+"""Lower a pycparser function definition to a control-flow graph of call events.
+
+Each node carries the calls it makes in evaluation order. Conditions are lowered with
+short-circuit edges (``a && b`` branches twice), so a call on the right of ``&&`` runs only on
+the path where the left was true; a branch on a plain variable records it, which the dataflow
+uses for path sensitivity (``if (shared) read_lock(...) else write_lock(...)``).
+Iterator loops (``for (ITER(args); __kpk_iter_cond(); __kpk_iter_next())``) become an
+``iter`` event at the loop head and push the walk onto the body's lexical walk stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pycparser import c_ast, c_generator
+
+from kpatchkit.analyze.macros import ITER_COND, ITER_NEXT
+
+_GEN = c_generator.CGenerator()
+
+
+@dataclass
+class Event:
+    """A call (or an iterator entry) at a source line."""
+
+    name: str
+    args: list[str]
+    line: int
+    kind: str = "call"  # call | iter
+
+
+@dataclass
+class Node:
+    """A CFG node: events run in order, then control goes to ``succ``.
+
+    A branch node has ``cond`` and exactly two successors (true, false); a multi-way
+    ``switch`` node has ``cond`` None and any number of successors.
+    """
+
+    id: int
+    line: int
+    kind: str = "stmt"  # entry | exit | stmt | branch | return
+    events: list[Event] = field(default_factory=list)
+    succ: list[int] = field(default_factory=list)
+    cond: tuple | None = None  # ("var", name, positive) | ("trylock", Event, positive)
+    walks: tuple = ()  # enclosing iterator walks: (name, line, args) ...
+
+
+@dataclass
+class FunctionCFG:
+    """The CFG of one function plus what the dataflow needs to know about it."""
+
+    name: str
+    file: str
+    line: int
+    params: list[str]
+    nodes: dict[int, Node]
+    entry: int
+    exit: int
+    assigned: set[str]
+    static: bool
+    calls: list[Event]
+
+
+def expr_text(node: c_ast.Node | None) -> str:
+    """C text of an expression (for lock identity and argument matching)."""
+    if node is None:
+        return ""
+    try:
+        return _GEN.visit(node)
+    except Exception:  # noqa: BLE001 - odd GNU nodes: text is only a label
+        return type(node).__name__
+
+
+def _callee(call: c_ast.FuncCall) -> str:
+    return call.name.name if isinstance(call.name, c_ast.ID) else ""
+
+
+def _line(node: c_ast.Node | None, default: int) -> int:
+    coord = getattr(node, "coord", None)
+    return coord.line if coord is not None and coord.line else default
+
+
+class _Builder:
+    def __init__(self, fn: c_ast.FuncDef, iterators: set[str], trylocks: set[str]) -> None:
+        self.fn = fn
+        self.iterators = iterators
+        self.trylocks = trylocks
+        self.nodes: dict[int, Node] = {}
+        self.labels: dict[str, Node] = {}
+        self.assigned: set[str] = set()
+        self.walks: tuple = ()
+        self.brk: list[int] = []
+        self.cont: list[int] = []
+        self.switch_cases: list[list[int]] = []
+        self.switch_default: list[list[int]] = []
+        self.calls: list[Event] = []
+
+    def new(self, line: int, kind: str = "stmt", succ: list[int] | None = None) -> Node:
+        node = Node(len(self.nodes), line, kind, succ=list(succ or []), walks=self.walks)
+        self.nodes[node.id] = node
+        return node
+
+    # ---- expressions -------------------------------------------------------------------
+    def events(self, expr: c_ast.Node | None, line: int) -> list[Event]:
+        out: list[Event] = []
+        self._collect(expr, line, out)
+        return out
+
+    def _collect(self, expr: c_ast.Node | None, line: int, out: list[Event]) -> None:
+        if expr is None:
+            return
+        if isinstance(expr, c_ast.FuncCall):
+            args = expr.args.exprs if expr.args is not None else []
+            for a in args:
+                self._collect(a, line, out)
+            if not isinstance(expr.name, c_ast.ID):
+                self._collect(expr.name, line, out)
+            ev = Event(_callee(expr), [expr_text(a) for a in args], _line(expr, line))
+            out.append(ev)
+            self.calls.append(ev)
+            return
+        if isinstance(expr, c_ast.Assignment):
+            target = expr.lvalue
+            if isinstance(target, c_ast.ID):
+                self.assigned.add(target.name)
+        if isinstance(expr, c_ast.UnaryOp) and expr.op in ("++", "--", "p++", "p--"):
+            if isinstance(expr.expr, c_ast.ID):
+                self.assigned.add(expr.expr.name)
+        if isinstance(expr, c_ast.UnaryOp) and expr.op == "&" and isinstance(expr.expr, c_ast.ID):
+            self.assigned.add(expr.expr.name)  # address taken: may change behind our back
+        for _, child in expr.children():
+            self._collect(child, line, out)
+
+    # ---- conditions --------------------------------------------------------------------
+    def cond(self, expr: c_ast.Node, t: int, f: int, line: int) -> int:
+        if isinstance(expr, c_ast.BinaryOp) and expr.op == "&&":
+            right = self.cond(expr.right, t, f, line)
+            return self.cond(expr.left, right, f, line)
+        if isinstance(expr, c_ast.BinaryOp) and expr.op == "||":
+            right = self.cond(expr.right, t, f, line)
+            return self.cond(expr.left, t, right, line)
+        if isinstance(expr, c_ast.UnaryOp) and expr.op == "!":
+            return self.cond(expr.expr, f, t, line)
+        line = _line(expr, line)
+        node = self.new(line, "branch", [t, f])
+        if isinstance(expr, c_ast.ID):
+            node.cond = ("var", expr.name, True)
+        elif isinstance(expr, c_ast.FuncCall) and _callee(expr) in self.trylocks:
+            args = expr.args.exprs if expr.args is not None else []
+            node.events = [e for a in args for e in self.events(a, line)]
+            node.cond = ("trylock", Event(_callee(expr), [expr_text(a) for a in args], line),
+                         True)
+            return node.id
+        node.events = self.events(expr, line)
+        return node.id
+
+    # ---- statements (continuation style: lower(stmt, next) -> entry) -------------------
+    def block(self, items: list[c_ast.Node] | None, nxt: int) -> int:
+        for item in reversed(items or []):
+            nxt = self.stmt(item, nxt)
+        return nxt
+
+    def simple(self, expr: c_ast.Node | None, nxt: int, line: int) -> int:
+        evs = self.events(expr, line)
+        if not evs:
+            return nxt
+        node = self.new(line, "stmt", [nxt])
+        node.events = evs
+        return node.id
+
+    def stmt(self, s: c_ast.Node | None, nxt: int) -> int:  # noqa: C901 - a dispatch table
+        if s is None:
+            return nxt
+        line = _line(s, self.fn.coord.line)
+        if isinstance(s, c_ast.Compound):
+            return self.block(s.block_items, nxt)
+        if isinstance(s, c_ast.Decl):
+            if s.init is not None:
+                return self.simple(s.init, nxt, line)
+            return nxt
+        if isinstance(s, c_ast.DeclList):
+            return self.block(list(s.decls), nxt)
+        if isinstance(s, c_ast.If):
+            t = self.stmt(s.iftrue, nxt)
+            f = self.stmt(s.iffalse, nxt) if s.iffalse is not None else nxt
+            return self.cond(s.cond, t, f, line) if s.cond is not None else t
+        if isinstance(s, c_ast.Return):
+            node = self.new(line, "return", [self.exit])
+            node.events = self.events(s.expr, line)
+            return node.id
+        if isinstance(s, (c_ast.While, c_ast.DoWhile)):
+            head = self.new(line)
+            self.brk.append(nxt)
+            if isinstance(s, c_ast.While):
+                self.cont.append(head.id)
+                body = self.stmt(s.stmt, head.id)
+                self.cont.pop()
+                head.succ = [self.cond(s.cond, body, nxt, line)]
+                entry = head.id
+            else:
+                test = self.cond(s.cond, head.id, nxt, line)
+                self.cont.append(test)
+                body = self.stmt(s.stmt, test)
+                self.cont.pop()
+                head.succ = [body]
+                entry = head.id
+            self.brk.pop()
+            return entry
+        if isinstance(s, c_ast.For):
+            return self.for_loop(s, nxt, line)
+        if isinstance(s, c_ast.Switch):
+            self.brk.append(nxt)
+            self.switch_cases.append([])
+            self.switch_default.append([])
+            body = self.stmt(s.stmt, nxt)
+            cases = self.switch_cases.pop()
+            default = self.switch_default.pop()
+            self.brk.pop()
+            del body
+            sw = self.new(line, "stmt", list(dict.fromkeys(cases + (default or [nxt]))))
+            sw.events = self.events(s.cond, line)
+            return sw.id
+        if isinstance(s, c_ast.Case):
+            entry = self.block(s.stmts, nxt)
+            if self.switch_cases:
+                self.switch_cases[-1].append(entry)
+            return entry
+        if isinstance(s, c_ast.Default):
+            entry = self.block(s.stmts, nxt)
+            if self.switch_default:
+                self.switch_default[-1].append(entry)
+            return entry
+        if isinstance(s, c_ast.Break):
+            return self.brk[-1] if self.brk else nxt
+        if isinstance(s, c_ast.Continue):
+            return self.cont[-1] if self.cont else nxt
+        if isinstance(s, c_ast.Label):
+            ph = self.labels.setdefault(s.name, self.new(line))
+            ph.succ = [self.stmt(s.stmt, nxt)]
+            return ph.id
+        if isinstance(s, c_ast.Goto):
+            return self.labels.setdefault(s.name, self.new(line)).id
+        if isinstance(s, (c_ast.EmptyStatement, c_ast.Typedef, c_ast.Pragma,
+                          c_ast.StaticAssert)):
+            return nxt
+        return self.simple(s, nxt, line)
+
+    def for_loop(self, s: c_ast.For, nxt: int, line: int) -> int:
+        init = s.init
+        iter_call = None
+        if (isinstance(init, c_ast.FuncCall) and _callee(init) in self.iterators) or (
+            isinstance(init, c_ast.FuncCall) and isinstance(s.cond, c_ast.FuncCall)
+            and _callee(s.cond) == ITER_COND
+        ):
+            iter_call = init
+        head = self.new(line)
+        self.brk.append(nxt)
+        if iter_call is not None:
+            args = iter_call.args.exprs if iter_call.args is not None else []
+            ev = Event(_callee(iter_call), [expr_text(a) for a in args], line, kind="iter")
+            saved = self.walks
+            self.walks = saved + ((ev.name, line, tuple(ev.args)),)
+            self.cont.append(head.id)
+            body = self.stmt(s.stmt, head.id)
+            self.cont.pop()
+            self.walks = saved
+            # Loop head: the walk may end at any iteration.
+            head.succ = [body, nxt]
+            self.brk.pop()
+            entry = self.new(line, "stmt", [head.id])
+            entry.events = [e for a in args for e in self.events(a, line)] + [ev]
+            self.calls.append(ev)
+            return entry.id
+        step = self.new(line, "stmt", [head.id])
+        step.events = self.events(s.next, line)
+        self.cont.append(step.id)
+        body = self.stmt(s.stmt, step.id)
+        self.cont.pop()
+        self.brk.pop()
+        head.succ = [self.cond(s.cond, body, nxt, line) if s.cond is not None else body]
+        if isinstance(init, c_ast.DeclList):
+            return self.block(list(init.decls), head.id)
+        return self.simple(init, head.id, line)
+
+    def build(self) -> FunctionCFG:
+        fn = self.fn
+        line = fn.coord.line
+        exit_node = self.new(line, "exit")
+        self.exit = exit_node.id
+        # Falling off the end is a return at the closing brace (line unknown: use last line).
+        last = _last_line(fn.body, line)
+        fall = self.new(last, "return", [self.exit])
+        body = self.stmt(fn.body, fall.id)
+        entry = self.new(line, "entry", [body])
+        params = _params(fn)
+        storage = fn.decl.storage or []
+        return FunctionCFG(
+            name=fn.decl.name, file=fn.coord.file, line=line, params=params, nodes=self.nodes,
+            entry=entry.id, exit=self.exit, assigned=self.assigned, static="static" in storage,
+            calls=self.calls,
+        )
+
+
+def _params(fn: c_ast.FuncDef) -> list[str]:
+    ftype = fn.decl.type
+    plist = getattr(ftype, "args", None)
+    names = []
+    for p in getattr(plist, "params", None) or []:
+        names.append(getattr(p, "name", None) or "")
+    return names
+
+
+def _last_line(node: c_ast.Node, default: int) -> int:
+    best = default
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        c = getattr(n, "coord", None)
+        if c is not None and c.line and c.line > best:
+            best = c.line
+        stack.extend(child for _, child in n.children())
+    return best + 1
+
+
+def build_cfgs(ast: c_ast.FileAST, file: str, iterators: set[str],
+               trylocks: set[str]) -> list[FunctionCFG]:
+    """CFGs of the functions defined in ``file`` (not in headers), in source order."""
+    out = []
+    for ext in ast.ext:
+        if isinstance(ext, c_ast.FuncDef) and ext.coord is not None and ext.coord.file == file:
+            out.append(_Builder(ext, iterators, trylocks).build())
+    return out
+
+
+__all__ = ["Event", "Node", "FunctionCFG", "build_cfgs", "expr_text", "ITER_NEXT"]

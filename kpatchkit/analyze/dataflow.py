@@ -1,0 +1,710 @@
+"""Path-sensitive lock-state dataflow over one function's CFG, with call-graph summaries.
+
+State (per path): kvm->mmu_lock in {E, none, read, write} where E is "whatever the caller
+holds" (symbolic entry), the RCU read-side depth *relative to entry*, spinlocks taken here,
+preemption/IRQ-off depth, and boolean facts about untouched variables learnt from branches.
+
+A function is analysed with a symbolic entry to produce its :class:`Summary` (what it needs
+from the caller, how it changes the state, where it sleeps or yields), bottom-up over the
+call graph, so a caller's call site is checked against its callee's needs. Entry points with
+a calling contract (data/contracts.toml) are analysed again from that concrete state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kpatchkit.analyze.cfg import Event, FunctionCFG, Node
+from kpatchkit.analyze.knowledge import Knowledge
+
+RCU_CAP = 4
+MAX_STATES = 256
+TRACE_LEN = 14
+
+# A condition on the function's parameters: (param name, predicate, value).
+# predicate "b": the parameter's truth value; "gfp": the gfp_t parameter allows sleeping.
+Cond = frozenset
+
+
+@dataclass(frozen=True)
+class State:
+    """The lock state on one path (hashable; the trace travels beside it)."""
+
+    mmu: str = "E"
+    rcu: int = 0
+    spins: frozenset = frozenset()
+    released: frozenset = frozenset()
+    preempt: int = 0
+    irq: int = 0
+    facts: frozenset = frozenset()
+    assumed: str = ""  # with mmu == "E": what asserts/releases showed the caller holds
+
+    @property
+    def eff(self) -> str:
+        """mmu_lock as far as known: the assumption stands in for the caller's state."""
+        return self.assumed if self.mmu == "E" and self.assumed else self.mmu
+
+    @property
+    def rel(self) -> str:
+        """mmu_lock at exit relative to entry: 'same' or the state the function left."""
+        return "same" if self.mmu == "E" or self.mmu == self.assumed else self.mmu
+
+    def fact(self, var: str) -> bool | None:
+        """The known truth value of ``var`` on this path, if any."""
+        if (var, True) in self.facts:
+            return True
+        if (var, False) in self.facts:
+            return False
+        return None
+
+
+@dataclass
+class Req:
+    """Something the function needs from its caller's state at entry."""
+
+    kind: str  # mmu | rcu
+    need: str | int  # mmu: read|write|held|none ; rcu: minimal entry depth
+    cond: Cond
+    check: str
+    message: str
+    chain: tuple  # ((function, line, note), ...) from this function down to the primitive
+
+
+@dataclass
+class SleepPoint:
+    """A point where the function (or a callee) may sleep or yield."""
+
+    kind: str  # sleep | yield
+    cond: Cond
+    rcu: int  # RCU depth relative to entry at that point
+    mmu: str  # E | none | read | write | dropped
+    atomic: bool  # the function itself holds a spinlock / disabled preemption or IRQs there
+    chain: tuple
+
+
+@dataclass
+class Effect:
+    """One class of exit: how mmu_lock / RCU / the rest look on return, relative to entry."""
+
+    cond: Cond
+    mmu: str
+    rcu: int
+    spins: frozenset
+    preempt: int
+    irq: int
+    line: int
+
+
+@dataclass
+class Summary:
+    """What callers need to know about a function defined in the analysed file."""
+
+    name: str
+    params: list[str]
+    reqs: list[Req] = field(default_factory=list)
+    sleeps: list[SleepPoint] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+
+@dataclass
+class RawFinding:
+    """A finding before it becomes a record."""
+
+    check: str
+    function: str
+    line: int
+    message: str
+    trace: list[tuple[int, str, str]]
+
+
+@dataclass
+class CallSite:
+    """States observed at one call (for the added-call table)."""
+
+    function: str
+    call: str
+    line: int
+    states: set = field(default_factory=set)
+    walks: tuple = ()
+    kind: str = "call"
+
+
+def describe(st: State, base: int | None) -> str:
+    """Short human form of a state, e.g. ``mmu_lock=write rcu=1``."""
+    mmu = st.eff if st.eff != "E" else "caller's"
+    if base is None:
+        rcu = f"entry{st.rcu:+d}" if st.rcu else "entry"
+    else:
+        rcu = str(base + st.rcu)
+    parts = [f"mmu_lock={mmu}", f"rcu={rcu}"]
+    if st.spins:
+        parts.append("spin=" + ",".join(sorted(st.spins)))
+    if st.preempt > 0:
+        parts.append("preempt_off")
+    if st.irq > 0:
+        parts.append("irqs_off")
+    facts = [f"{v}={'T' if b else 'F'}" for v, b in sorted(st.facts)]
+    if facts:
+        parts.append("[" + " ".join(facts) + "]")
+    return " ".join(parts)
+
+
+_SATISFIES = {
+    "read": {"read"},
+    "write": {"write"},
+    "held": {"read", "write"},
+    "none": {"none"},
+    "not_held": {"none"},
+}
+
+
+class FunctionAnalysis:
+    """Run the dataflow for one function from one kind of entry."""
+
+    def __init__(self, cfg: FunctionCFG, kb: Knowledge, summaries: dict[str, Summary],
+                 entry_states: list[State] | None, rcu_base: int | None,
+                 iterators: set[str]) -> None:
+        self.cfg = cfg
+        self.kb = kb
+        self.summaries = summaries
+        self.concrete = entry_states is not None
+        self.entry_states = entry_states or [State()]
+        self.base = rcu_base
+        self.iterators = iterators
+        self.summary = Summary(cfg.name, cfg.params)
+        self.findings: dict[tuple, RawFinding] = {}
+        self.callsites: dict[tuple, CallSite] = {}
+        self.exits: list[tuple[State, int, tuple]] = []
+        self._mmu_re = re.compile(kb.mmu_lock_match)
+
+    # ---- helpers ------------------------------------------------------------------------
+    def is_mmu(self, arg: str) -> bool:
+        return bool(self._mmu_re.search(arg.strip().rstrip(")")))
+
+    def tracked(self, var: str) -> bool:
+        return bool(var) and var not in self.cfg.assigned
+
+    def param_cond(self, st: State) -> Cond:
+        """The path's facts restricted to parameters (the summary's condition)."""
+        return frozenset((v, "b", b) for v, b in st.facts if v in self.cfg.params)
+
+    def report(self, check: str, line: int, message: str, trace: tuple, st: State) -> None:
+        key = (check, line, message)
+        if key not in self.findings:
+            steps = list(trace) + [(line, describe(st, self.base), message)]
+            self.findings[key] = RawFinding(check, self.cfg.name, line, message, steps)
+
+    def eval_arg(self, arg: str, st: State, pred: str = "b") -> bool | str | None:
+        """Evaluate a call argument: True/False, a caller parameter name, or None."""
+        a = arg.strip()
+        while a.startswith("(") and a.endswith(")"):
+            a = a[1:-1].strip()
+        if pred == "gfp":
+            if any(flag in a for flag in self.kb.gfp.get("sleeps", [])):
+                return True
+            if any(flag in a for flag in self.kb.gfp.get("atomic", [])):
+                return False
+            return a if a in self.cfg.params else None
+        if a in ("true", "1"):
+            return True
+        if a in ("false", "0", "NULL"):
+            return False
+        neg = a.startswith("!")
+        name = a[1:].strip() if neg else a
+        if re.fullmatch(r"[A-Za-z_]\w*", name):
+            known = st.fact(name) if self.tracked(name) else None
+            if known is not None:
+                return known != neg
+            if name in self.cfg.params and self.tracked(name) and not neg:
+                return name
+        return None
+
+    # ---- the worklist -------------------------------------------------------------------
+    def run(self) -> FunctionAnalysis:
+        cfg = self.cfg
+        seen: dict[int, dict[State, tuple]] = {nid: {} for nid in cfg.nodes}
+        work: list[tuple[int, State, tuple]] = []
+        for st in self.entry_states:
+            work.append((cfg.entry, st, ()))
+        steps = 0
+        while work:
+            nid, st, trace = work.pop()
+            bucket = seen[nid]
+            if st in bucket:
+                continue
+            if len(bucket) >= MAX_STATES:
+                st = State(st.mmu, st.rcu, st.spins, st.released, st.preempt, st.irq,
+                           assumed=st.assumed)
+                if st in bucket:
+                    continue
+            bucket[st] = trace
+            steps += 1
+            node = cfg.nodes[nid]
+            for succ, st2, tr2 in self.transfer(node, st, trace):
+                if st2 not in seen[succ]:
+                    work.append((succ, st2, tr2))
+        self.finish()
+        return self
+
+    def transfer(self, node: Node, st: State, trace: tuple):
+        if node.kind == "exit":
+            return
+        if node.kind == "return":
+            # The return's own expression runs first.
+            states = self.run_events(node, [(st, trace)])
+            for s, tr in states:
+                self.exits.append((s, node.line, tr))
+            return
+        states = self.run_events(node, [(st, trace)])
+        if node.kind == "branch" and node.cond is not None:
+            kind = node.cond[0]
+            t, f = node.succ
+            for s, tr in states:
+                if kind == "var" and self.tracked(node.cond[1]):
+                    var = node.cond[1]
+                    known = s.fact(var)
+                    if known is not False:
+                        yield t, _with_fact(s, var, True), tr
+                    if known is not True:
+                        yield f, _with_fact(s, var, False), tr
+                elif kind == "trylock":
+                    ev = node.cond[1]
+                    for s2, tr2 in self.apply_prim(ev, self.kb.prims[ev.name], node, s, tr,
+                                                   trylock=True):
+                        yield t, s2, tr2
+                    yield f, s, tr
+                else:
+                    yield t, s, tr
+                    yield f, s, tr
+            return
+        for s, tr in states:
+            for succ in node.succ:
+                yield succ, s, tr
+
+    def run_events(self, node: Node, states: list[tuple[State, tuple]]):
+        for ev in node.events:
+            nxt: list[tuple[State, tuple]] = []
+            for st, tr in states:
+                self.note_call(ev, node, st)
+                nxt.extend(self.apply_event(ev, node, st, tr))
+            # Dedupe, keeping the first trace.
+            uniq: dict[State, tuple] = {}
+            for s, tr in nxt:
+                uniq.setdefault(s, tr)
+            states = list(uniq.items())
+        return states
+
+    def note_call(self, ev: Event, node: Node, st: State) -> None:
+        key = (ev.name, ev.line)
+        site = self.callsites.get(key)
+        if site is None:
+            site = self.callsites[key] = CallSite(self.cfg.name, ev.name, ev.line,
+                                                  walks=node.walks, kind=ev.kind)
+        site.states.add(st)
+
+    # ---- events -------------------------------------------------------------------------
+    def apply_event(self, ev: Event, node: Node, st: State, tr: tuple):
+        if ev.kind == "iter":
+            return self.apply_iter(ev, node, st, tr)
+        prim = self.kb.prims.get(ev.name)
+        if prim is not None:
+            return self.apply_prim(ev, prim, node, st, tr)
+        summ = self.summaries.get(ev.name)
+        if summ is not None and summ.name != self.cfg.name:
+            return self.apply_summary(ev, summ, node, st, tr)
+        return [(st, tr)]
+
+    def lock_of(self, ev: Event, prim: dict) -> str:
+        if prim.get("lock") == "mmu_lock":
+            return "mmu_lock"
+        idx = prim.get("lock_arg", 0)
+        arg = ev.args[idx] if idx < len(ev.args) else ""
+        return "mmu_lock" if self.is_mmu(arg) else arg.replace(" ", "")
+
+    def apply_prim(self, ev: Event, prim: dict, node: Node, st: State, tr: tuple,
+                   trylock: bool = False):
+        op = prim["op"]
+        line = ev.line
+        if op in ("acquire", "trylock"):
+            if op == "trylock" and not trylock:
+                return [(st, tr)]
+            return self.acquire(ev, prim, line, st, tr)
+        if op == "release":
+            return self.release(ev, prim, line, st, tr)
+        if op == "rcu_lock":
+            st2 = _replace(st, rcu=min(st.rcu + 1, RCU_CAP))
+            return [(st2, _step(tr, line, st2, self.base, ev.name))]
+        if op == "rcu_unlock":
+            self.need_rcu(1, line, st, tr, "rcu-unlock-unbalanced",
+                          f"{ev.name}() without a matching rcu_read_lock()", ev.name)
+            st2 = _replace(st, rcu=max(st.rcu - 1, -RCU_CAP))
+            return [(st2, _step(tr, line, st2, self.base, ev.name))]
+        if op == "rcu_deref":
+            self.need_rcu(1, line, st, tr, "rcu-outside-read-side",
+                          f"{ev.name}() outside an RCU read-side section", ev.name)
+            return [(st, tr)]
+        if op in ("preempt_off", "irq_off"):
+            attr = "preempt" if op == "preempt_off" else "irq"
+            st2 = _replace(st, **{attr: min(getattr(st, attr) + 1, RCU_CAP)})
+            return [(st2, _step(tr, line, st2, self.base, ev.name))]
+        if op in ("preempt_on", "irq_on"):
+            attr = "preempt" if op == "preempt_on" else "irq"
+            st2 = _replace(st, **{attr: max(getattr(st, attr) - 1, -RCU_CAP)})
+            return [(st2, _step(tr, line, st2, self.base, ev.name))]
+        if op == "assert":
+            return self.apply_assert(ev, prim, line, st, tr)
+        if op == "yield":
+            mode = prim["mode"]
+            self.need_mmu(mode, line, st, tr, "lock-requirement",
+                          f"{ev.name}() needs mmu_lock held for {mode}", ev.name, None)
+            self.sleep_point("yield", line, st, tr, node, ev.name, "dropped")
+            return [(st, tr)]
+        if op == "sleep":
+            gfp_idx = prim.get("sleeps_if_gfp_arg")
+            extra: Cond = frozenset()
+            if gfp_idx is not None:
+                arg = ev.args[gfp_idx] if gfp_idx < len(ev.args) else ""
+                val = self.eval_arg(arg, st, "gfp")
+                if val is False or val is None:
+                    return [(st, tr)]
+                if isinstance(val, str):
+                    extra = frozenset({(val, "gfp", True)})
+            self.sleep_point("sleep", line, st, tr, node, ev.name, None, extra)
+            return [(st, tr)]
+        return [(st, tr)]
+
+    def acquire(self, ev: Event, prim: dict, line: int, st: State, tr: tuple):
+        lock = self.lock_of(ev, prim)
+        irq = 1 if prim.get("irq") else 0
+        if lock == "mmu_lock":
+            mode = prim["mode"] if prim["mode"] in ("read", "write") else "write"
+            if st.eff in ("read", "write"):
+                self.report("double-lock", line, f"{ev.name}(mmu_lock) while mmu_lock is "
+                            f"already held for {st.eff}", tr, st)
+            elif st.eff == "E":
+                self.lift(Req("mmu", "none", self.param_cond(st), "double-lock",
+                              f"{ev.name}(mmu_lock) needs mmu_lock not held",
+                              ((self.cfg.name, line, ev.name),)))
+                st = _replace(st, assumed="none")
+            st2 = _replace(st, mmu=mode, irq=st.irq + irq)
+        else:
+            if lock in st.spins:
+                self.report("double-lock", line, f"{ev.name}({lock}) while {lock} is already "
+                            "held", tr, st)
+            st2 = _replace(st, spins=st.spins | {lock}, released=st.released - {lock},
+                           irq=st.irq + irq)
+        return [(st2, _step(tr, line, st2, self.base, ev.name))]
+
+    def release(self, ev: Event, prim: dict, line: int, st: State, tr: tuple):
+        lock = self.lock_of(ev, prim)
+        irq = 1 if prim.get("irq") else 0
+        if lock == "mmu_lock":
+            mode = prim["mode"] if prim["mode"] in ("read", "write") else "write"
+            if st.eff == "none":
+                self.report("double-unlock", line, f"{ev.name}(mmu_lock) while mmu_lock is "
+                            "not held", tr, st)
+            elif st.eff in ("read", "write") and st.eff != mode:
+                self.report("lock-imbalance", line, f"{ev.name}(mmu_lock) but mmu_lock is "
+                            f"held for {st.eff}", tr, st)
+            elif st.eff == "E":
+                self.lift(Req("mmu", mode, self.param_cond(st), "release",
+                              f"{ev.name}(mmu_lock) needs mmu_lock held for {mode}",
+                              ((self.cfg.name, line, ev.name),)))
+                st = _replace(st, assumed=mode)
+            st2 = _replace(st, mmu="none", irq=st.irq - irq)
+        else:
+            if lock not in st.spins and lock in st.released:
+                self.report("double-unlock", line, f"{ev.name}({lock}) while {lock} is not "
+                            "held", tr, st)
+            st2 = _replace(st, spins=st.spins - {lock}, released=st.released | {lock},
+                           irq=st.irq - irq)
+        return [(st2, _step(tr, line, st2, self.base, ev.name))]
+
+    def apply_assert(self, ev: Event, prim: dict, line: int, st: State, tr: tuple):
+        if "requires_by_arg" in prim:
+            idx = prim["requires_by_arg"]
+            val = self.eval_arg(ev.args[idx] if idx < len(ev.args) else "", st)
+            return self.by_arg_need(val, ev, line, st, tr, "lock-requirement",
+                                    f"{ev.name}()")
+        lock = self.lock_of(ev, prim)
+        need = prim["requires"]
+        if lock != "mmu_lock":
+            return [(st, tr)]
+        self.need_mmu(need, line, st, tr, "lock-requirement",
+                      f"{ev.name}(mmu_lock) requires mmu_lock "
+                      f"{'not held' if need == 'not_held' else 'held for ' + need}",
+                      ev.name, None)
+        return [(_refine(st, need), tr)]
+
+    def by_arg_need(self, val, ev: Event, line: int, st: State, tr: tuple, check: str,
+                    what: str):
+        """A requirement of read (argument true) or write (argument false)."""
+        if val is True or val is False:
+            need = "read" if val else "write"
+            self.need_mmu(need, line, st, tr, check, f"{what} requires mmu_lock held for "
+                          f"{need}", ev.name, None)
+            return [(_refine(st, need), tr)]
+        if isinstance(val, str):  # the caller's own parameter: split on it
+            out = []
+            for b in (True, False):
+                s = _with_fact(st, val, b)
+                need = "read" if b else "write"
+                self.need_mmu(need, line, s, tr, check, f"{what} requires mmu_lock held for "
+                              f"{need}", ev.name, None)
+                out.append((_refine(s, need), tr))
+            return out
+        self.need_mmu("held", line, st, tr, check, f"{what} requires mmu_lock held",
+                      ev.name, None)
+        return [(st, tr)]
+
+    def apply_iter(self, ev: Event, node: Node, st: State, tr: tuple):
+        info = self.kb.iterators.get(ev.name)
+        out = [(st, tr)]
+        if info is None:
+            return out
+        if info.get("rcu"):
+            self.need_rcu(1, ev.line, st, tr, "rcu-outside-read-side",
+                          f"{ev.name}() walks RCU-protected page tables outside "
+                          "rcu_read_lock()", ev.name)
+        if "mmu_lock" in info:
+            need = info["mmu_lock"]
+            self.need_mmu(need, ev.line, st, tr, "lock-requirement",
+                          f"{ev.name}() requires mmu_lock held for {need}", ev.name, None)
+            out = [(_refine(st, need), tr)]
+        elif "mmu_lock_by_arg" in info:
+            idx = info["mmu_lock_by_arg"]
+            val = self.eval_arg(ev.args[idx] if idx < len(ev.args) else "", st)
+            out = self.by_arg_need(val, ev, ev.line, st, tr, "lock-requirement",
+                                   f"{ev.name}()")
+        return out
+
+    # ---- requirements and sleep points ----------------------------------------------------
+    def lift(self, req: Req) -> None:
+        for r in self.summary.reqs:
+            if (r.kind, r.need, r.cond, r.check, r.chain[:1]) == (
+                    req.kind, req.need, req.cond, req.check, req.chain[:1]):
+                return
+        self.summary.reqs.append(req)
+
+    def need_mmu(self, need: str, line: int, st: State, tr: tuple, check: str, message: str,
+                 what: str, chain: tuple | None) -> None:
+        chain = chain or ((self.cfg.name, line, what),)
+        if st.eff == "E":
+            self.lift(Req("mmu", need, self.param_cond(st), check, message, chain))
+            return
+        if st.eff in _SATISFIES[need]:
+            return
+        if check == "release":
+            check = "double-unlock" if st.eff == "none" else "lock-imbalance"
+        held = "not held" if st.eff == "none" else f"held for {st.eff}"
+        self.report(check, line, f"{message}, but here mmu_lock is {held}"
+                    + _via(chain, self.cfg.name), tr, st)
+
+    def need_rcu(self, depth: int, line: int, st: State, tr: tuple, check: str, message: str,
+                 what: str, chain: tuple | None = None) -> None:
+        chain = chain or ((self.cfg.name, line, what),)
+        have = st.rcu
+        if self.base is not None:
+            if self.base + have >= depth:
+                return
+            self.report(check, line, message + _via(chain, self.cfg.name), tr, st)
+            return
+        if have >= depth:
+            return
+        self.lift(Req("rcu", depth - have, self.param_cond(st), check, message, chain))
+
+    def sleep_point(self, kind: str, line: int, st: State, tr: tuple, node: Node, what: str,
+                    mmu_at: str | None, extra: Cond = frozenset(),
+                    chain: tuple | None = None, callee_atomic: bool = False,
+                    callee_rcu: int = 0) -> None:
+        chain = chain or ((self.cfg.name, line, what),)
+        mmu = mmu_at or st.mmu
+        if mmu == "dropped":
+            mmu_eff = "none"
+        elif mmu == "E":
+            mmu_eff = st.eff
+        else:
+            mmu_eff = mmu
+        rcu = st.rcu + callee_rcu
+        if kind == "yield":
+            for walk, wline, _args in node.walks:
+                info = self.kb.iterators.get(walk, {})
+                if info.get("yield_safe") is False:
+                    self.report("yield-in-walk", line,
+                                f"{what}() may drop mmu_lock/RCU inside {walk}() (line "
+                                f"{wline}), which is not yield-safe" + _via(chain, self.cfg.name),
+                                tr, st)
+        atomic = callee_atomic or bool(st.spins) or st.preempt > 0 or st.irq > 0
+        verb = "may drop the lock and reschedule" if kind == "yield" else "may sleep"
+        if self.base is not None and self.base + rcu > 0 or self.base is None and rcu > 0:
+            self.report("sleep-in-rcu", line, f"{what}() {verb} inside an RCU read-side "
+                        "section" + _via(chain, self.cfg.name), tr, st)
+        elif atomic or mmu_eff in ("read", "write"):
+            held = (f"mmu_lock held for {mmu_eff}" if mmu_eff in ("read", "write")
+                    else "a spinlock held or preemption/IRQs off")
+            self.report("sleep-in-atomic", line, f"{what}() {verb} with {held}"
+                        + _via(chain, self.cfg.name), tr, st)
+        cond = self.param_cond(st) | extra
+        self.summary.sleeps.append(SleepPoint(kind, cond, rcu, mmu if mmu != "E" else st.mmu,
+                                              atomic, chain))
+
+    # ---- calls to functions of this file --------------------------------------------------
+    def bind(self, cond: Cond, summ: Summary, ev: Event, st: State):
+        """Map a callee condition to the caller: (False) | (True, caller cond) | (None, ...)."""
+        out: set = set()
+        unknown = False
+        for pname, pred, val in cond:
+            if pname not in summ.params:
+                continue
+            idx = summ.params.index(pname)
+            arg = ev.args[idx] if idx < len(ev.args) else ""
+            v = self.eval_arg(arg, st, pred)
+            if v is None:
+                unknown = True
+            elif isinstance(v, str):
+                out.add((v, pred, val))
+            elif v != val:
+                return False, frozenset(), False
+        return True, frozenset(out), unknown
+
+    def apply_summary(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple):
+        line = ev.line
+        for req in summ.reqs:
+            ok, cond, unknown = self.bind(req.cond, summ, ev, st)
+            if not ok:
+                continue
+            need = req.need
+            if unknown and req.kind == "mmu" and need in ("read", "write"):
+                need = "held"
+            chain = ((self.cfg.name, line, ev.name),) + req.chain
+            s = st
+            for v, pred, b in cond:
+                if pred == "b":
+                    s = _with_fact(s, v, b)
+            if req.kind == "mmu":
+                if cond and st.eff == "E":
+                    self.lift(Req("mmu", need, self.param_cond(s), req.check, req.message,
+                                  chain))
+                else:
+                    self.need_mmu(need, line, s, tr, req.check, req.message, ev.name, chain)
+            else:
+                self.need_rcu(int(need), line, s, tr, req.check, req.message, ev.name, chain)
+        for sp in summ.sleeps:
+            ok, cond, unknown = self.bind(sp.cond, summ, ev, st)
+            if not ok:
+                continue
+            if unknown and any(p == "gfp" for _, p, _ in sp.cond):
+                continue
+            chain = ((self.cfg.name, line, ev.name),) + sp.chain
+            extra = frozenset(c for c in cond if c[1] == "gfp")
+            s = st
+            for v, pred, b in cond:
+                if pred == "b":
+                    s = _with_fact(s, v, b)
+            self.sleep_point(sp.kind, line, s, tr, node, ev.name, sp.mmu, extra, chain,
+                             sp.atomic, sp.rcu)
+        out = []
+        effects = summ.effects or [Effect(frozenset(), "E", 0, frozenset(), 0, 0, line)]
+        for eff in effects:
+            ok, cond, _unknown = self.bind(eff.cond, summ, ev, st)
+            if not ok:
+                continue
+            s = st
+            for v, pred, b in cond:
+                if pred == "b":
+                    s = _with_fact(s, v, b)
+            mmu = s.mmu if eff.mmu == "E" else eff.mmu
+            s = State(mmu, max(-RCU_CAP, min(RCU_CAP, s.rcu + eff.rcu)), s.spins | eff.spins,
+                      s.released, s.preempt + eff.preempt, s.irq + eff.irq, s.facts,
+                      s.assumed)
+            changed = eff.mmu != "E" or eff.rcu or eff.spins or eff.preempt or eff.irq
+            out.append((s, _step(tr, line, s, self.base, ev.name) if changed else tr))
+        return out or [(st, tr)]
+
+    # ---- exits --------------------------------------------------------------------------
+    def finish(self) -> None:
+        effects: dict[tuple, Effect] = {}
+        for st, line, _tr in self.exits:
+            mmu = "E" if st.rel == "same" else st.mmu
+            eff = Effect(self.param_cond(st), mmu, st.rcu, st.spins, st.preempt, st.irq,
+                         line)
+            effects.setdefault((eff.cond, eff.mmu, eff.rcu, eff.spins, eff.preempt, eff.irq),
+                               eff)
+        self.summary.effects = list(effects.values())
+        if self.concrete:
+            self.check_exits_concrete()
+        else:
+            self.check_exits_consistent()
+
+    def check_exits_concrete(self) -> None:
+        entry = {s.mmu for s in self.entry_states}
+        for st, line, tr in self.exits:
+            if self.base is not None and st.rcu > 0:
+                self.report("rcu-leak", line, "returns with rcu_read_lock() still held", tr,
+                            st)
+            if st.eff not in entry and not self._mmu_changes_intended():
+                self.report("lock-imbalance", line, f"returns with mmu_lock {st.mmu} but was "
+                            f"entered with it {'/'.join(sorted(entry))}", tr, st)
+            if st.spins:
+                self.report("lock-imbalance", line, "returns with "
+                            + ", ".join(sorted(st.spins)) + " still held", tr, st)
+
+    def _mmu_changes_intended(self) -> bool:
+        return False
+
+    def check_exits_consistent(self) -> None:
+        for st, line, tr in self.exits:
+            for other, oline, _ in self.exits:
+                if not _compatible(st.facts, other.facts):
+                    continue
+                if st.rcu > other.rcu and st.rcu > 0:
+                    self.report("rcu-leak", line,
+                                "returns with rcu_read_lock() held here but released on the "
+                                f"return at line {oline}", tr, st)
+                if st.spins - other.spins:
+                    locks = ", ".join(sorted(st.spins - other.spins))
+                    self.report("lock-imbalance", line,
+                                f"returns with {locks} held here but released on the return "
+                                f"at line {oline}", tr, st)
+                if st.rel != other.rel and st.rel != "same":
+                    what = "released" if st.rel == "none" else f"held for {st.rel}"
+                    was = "unchanged" if other.rel == "same" else other.rel
+                    self.report("lock-imbalance", line,
+                                f"returns with mmu_lock {what} here but {was} on the return "
+                                f"at line {oline}", tr, st)
+
+
+def _compatible(a: frozenset, b: frozenset) -> bool:
+    return not any((v, not val) in b for v, val in a)
+
+
+def _with_fact(st: State, var: str, val: bool) -> State:
+    return _replace(st, facts=st.facts | {(var, val)})
+
+
+def _replace(st: State, **kw) -> State:
+    d = dict(mmu=st.mmu, rcu=st.rcu, spins=st.spins, released=st.released,
+             preempt=st.preempt, irq=st.irq, facts=st.facts, assumed=st.assumed)
+    d.update(kw)
+    return State(**d)
+
+
+def _refine(st: State, need: str) -> State:
+    """After an assertion passes, the path holds what it asserted."""
+    if st.mmu == "E" and not st.assumed and need in ("read", "write"):
+        return _replace(st, assumed=need)
+    if st.mmu == "E" and not st.assumed and need in ("none", "not_held"):
+        return _replace(st, assumed="none")
+    return st
+
+
+def _step(tr: tuple, line: int, st: State, base: int | None, note: str) -> tuple:
+    step = (line, describe(st, base), note)
+    return (tr + (step,))[-TRACE_LEN:]
+
+
+def _via(chain: tuple, own: str) -> str:
+    """' (via f() line N -> g() line M)' for requirements coming from callees."""
+    hops = [f"{fn}():{line} {what}()" for fn, line, what in chain[1:]]
+    return f" (via {' -> '.join(hops)})" if hops else ""

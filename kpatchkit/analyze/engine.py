@@ -1,0 +1,200 @@
+"""Per-file driver: front end -> CFGs -> bottom-up summaries -> findings and call contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kpatchkit.analyze.cfg import FunctionCFG
+from kpatchkit.analyze.checks import fingerprint
+from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, State, Summary, describe
+from kpatchkit.analyze.knowledge import Knowledge
+from kpatchkit.records.findings import CallContext, Finding, TraceStep
+
+
+@dataclass
+class EngineResult:
+    """Findings plus the call contexts of every call of every analysed function."""
+
+    findings: list[Finding]
+    calls: list[CallContext]
+    functions: list[str]
+
+
+def _sccs(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's SCCs, callees before callers."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        work = [(v, iter(sorted(graph[v])))]
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                    advanced = True
+                    break
+                if w in on:
+                    low[node] = min(low[node], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                out.append(comp)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _contract_entries(contract: dict, cfg: FunctionCFG) -> tuple[list[State], int]:
+    rcu = int(contract.get("rcu", 0))
+    if "mmu_lock_by_arg" in contract:
+        idx = contract["mmu_lock_by_arg"]
+        name = cfg.params[idx] if idx < len(cfg.params) else ""
+        if name:
+            return [State(mmu="read", facts=frozenset({(name, True)})),
+                    State(mmu="write", facts=frozenset({(name, False)}))], rcu
+    return [State(mmu=contract.get("mmu_lock", "none"))], rcu
+
+
+def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
+                 iterators: set[str]) -> EngineResult:
+    """Run summaries bottom-up, then contract analyses, then caller-context propagation."""
+    by_name = {c.name: c for c in cfgs}
+    graph = {c.name: {e.name for e in c.calls if e.name in by_name} for c in cfgs}
+    summaries: dict[str, Summary] = {}
+    raw: dict[tuple, object] = {}
+    concrete: dict[str, list[FunctionAnalysis]] = {}
+
+    for comp in _sccs(graph):
+        for _round in range(2 if len(comp) > 1 or comp[0] in graph[comp[0]] else 1):
+            for name in comp:
+                fa = FunctionAnalysis(by_name[name], kb, summaries, None, None, iterators).run()
+                summaries[name] = fa.summary
+        for name in comp:
+            for f in fa_findings(by_name[name], kb, summaries, iterators):
+                raw.setdefault((f.check, f.function, f.line, f.message), f)
+
+    # Entry points with a calling contract: analysed from their concrete entry state.
+    for cfg in cfgs:
+        contract = kb.contracts.get(cfg.name)
+        if contract is None:
+            continue
+        states, rcu = _contract_entries(contract, cfg)
+        fa = FunctionAnalysis(cfg, kb, summaries, states, rcu, iterators).run()
+        concrete.setdefault(cfg.name, []).append(fa)
+        for f in fa.findings.values():
+            raw.setdefault((f.check, f.function, f.line, f.message), f)
+
+    # Callers' concrete call-site states become concrete entries of callees (contexts only:
+    # any problem there was already reported at the caller's call site).
+    for comp in reversed(_sccs(graph)):
+        for name in comp:
+            if name in concrete:
+                continue
+            entries: dict[int, set[State]] = {}
+            for fas in list(concrete.values()):
+                for fa in fas:
+                    for site in fa.callsites.values():
+                        if site.call != name:
+                            continue
+                        for st in site.states:
+                            if st.mmu == "E":
+                                continue
+                            base = (fa.base or 0) + st.rcu
+                            entries.setdefault(base, set()).add(
+                                State(mmu=st.mmu, preempt=max(st.preempt, 0),
+                                      irq=max(st.irq, 0)))
+            for base, states in entries.items():
+                fa = FunctionAnalysis(by_name[name], kb, summaries, sorted(
+                    states, key=repr), base, iterators).run()
+                concrete.setdefault(name, []).append(fa)
+
+    findings = [_finding(f, file) for f in raw.values()]
+    findings.sort(key=lambda f: (f.line, f.check))
+    calls = _contexts(cfgs, kb, summaries, concrete, iterators)
+    return EngineResult(findings, calls, [c.name for c in cfgs])
+
+
+def fa_findings(cfg: FunctionCFG, kb: Knowledge, summaries: dict[str, Summary],
+                iterators: set[str]):
+    """Findings of the symbolic-entry analysis (re-run with final summaries)."""
+    fa = FunctionAnalysis(cfg, kb, summaries, None, None, iterators).run()
+    return fa.findings.values()
+
+
+def _finding(f, file: str) -> Finding:
+    return Finding(
+        id=fingerprint(f.check, f.function, f.message), check=f.check, function=f.function,
+        file=file, line=f.line, message=f.message,
+        trace=[TraceStep(line, state, note) for line, state, note in f.trace],
+    )
+
+
+def context_of(states: set[State], base: int | None, walks: tuple) -> dict:
+    """The lock context of a call site, merged over its paths."""
+    mmu = sorted({("caller's" if s.mmu == "E" else s.mmu) for s in states})
+    if base is None:
+        rcu = sorted({f"entry{s.rcu:+d}" if s.rcu else "entry" for s in states})
+    else:
+        rcu = sorted({base + s.rcu for s in states})
+    spins = sorted({lock for s in states for lock in s.spins})
+    return {
+        "mmu_lock": "|".join(mmu),
+        "rcu": rcu[0] if len(rcu) == 1 else rcu,
+        "spinlocks": spins,
+        "preempt_off": any(s.preempt > 0 for s in states),
+        "irqs_off": any(s.irq > 0 for s in states),
+        "walks": [w[0] for w in walks],
+    }
+
+
+def _contexts(cfgs, kb, summaries, concrete, iterators) -> list[CallContext]:
+    out: list[CallContext] = []
+    for cfg in cfgs:
+        fas = concrete.get(cfg.name)
+        if not fas:
+            fas = [FunctionAnalysis(cfg, kb, summaries, None, None, iterators).run()]
+        merged: dict[tuple, tuple[CallSite, set, int | None]] = {}
+        for fa in fas:
+            for key, site in fa.callsites.items():
+                cur = merged.get(key)
+                if cur is None:
+                    merged[key] = (site, set(site.states), fa.base)
+                else:
+                    cur[1].update(site.states)
+        for (name, line), (site, states, base) in sorted(merged.items(), key=lambda kv: kv[0][1]):
+            ctx = context_of(states, base, site.walks)
+            ctx["paths"] = len(states)
+            out.append(CallContext(cfg.name, name, line, ctx,
+                                   note="; ".join(sorted({describe(s, base) for s in states}))))
+        for fa in fas[:1]:
+            for st, line, _tr in fa.exits:
+                ctx = context_of({st}, fa.base, ())
+                out.append(CallContext(cfg.name, "return", line, ctx,
+                                       note=describe(st, fa.base)))
+    return out

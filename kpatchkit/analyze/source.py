@@ -1,0 +1,75 @@
+"""Reading kernel sources either from a directory or from one commit of a git tree."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpatchkit.errors import KpatchkitError
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """A read-only view of a kernel tree: a working directory, or ``rev`` of a git repo."""
+
+    root: Path
+    rev: str | None = None
+
+    def read(self, relpath: str) -> str | None:
+        """The text of ``relpath`` (None when it does not exist)."""
+        if self.rev is None:
+            path = self.root / relpath
+            return path.read_text(errors="replace") if path.is_file() else None
+        proc = subprocess.run(
+            ["git", "-C", str(self.root), "show", f"{self.rev}:{relpath}"],
+            capture_output=True,
+        )
+        return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
+
+    def require(self, relpath: str) -> str:
+        """Like :meth:`read` but a missing file is the user's error."""
+        text = self.read(relpath)
+        if text is None:
+            where = f"{self.root}@{self.rev}" if self.rev else str(self.root)
+            raise KpatchkitError(f"{relpath} not found in {where}; check --tree/--file/--base")
+        return text
+
+
+def resolve_rev(repo: Path, rev: str) -> str:
+    """Full commit id of ``rev`` in ``repo`` (bad input if it does not exist)."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise KpatchkitError(f"revision {rev!r} not found in {repo}; give a commit or branch")
+    return proc.stdout.strip()
+
+
+def blob_ids(view: SourceView, paths: list[str]) -> dict[str, str]:
+    """Content ids of ``paths`` (git blob ids, or content hashes in a directory), one pass.
+
+    Directories named in ``paths`` (ending in '/') contribute all the files directly in them.
+    """
+    from kpatchkit.cache import content_hash
+
+    out: dict[str, str] = {}
+    if view.rev is None:
+        for p in paths:
+            path = view.root / p
+            files = sorted(path.iterdir()) if p.endswith("/") and path.is_dir() else [path]
+            for f in files:
+                if f.is_file():
+                    out[str(f.relative_to(view.root))] = content_hash(f.read_bytes())
+        return out
+    proc = subprocess.run(
+        ["git", "-C", str(view.root), "ls-tree", view.rev, "--", *paths],
+        capture_output=True, text=True,
+    )
+    for line in proc.stdout.splitlines():
+        meta, _, name = line.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            out[name] = parts[2]
+    return out

@@ -1,0 +1,106 @@
+"""Fast mode: preprocess one .c against generated stub headers (no prepared build tree).
+
+The file's #include lines are blanked; a generated header declares the typedef names the
+parser needs, defines annotation and type-argument macros, and the override header keeps every
+lock/RCU/iterator name a call. ``cpp`` then expands the file's own macros only, with line
+markers, so the parsed functions carry the file's own line numbers.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import subprocess
+
+from kpatchkit.analyze import macros as mac
+from kpatchkit.analyze.knowledge import Knowledge
+from kpatchkit.analyze.source import SourceView
+from kpatchkit.errors import InfraError
+
+
+def _local_headers(view: SourceView, relpath: str, text: str, limit: int = 40) -> dict[str, str]:
+    """Quoted headers reachable from ``text`` in the same directory tree, with their text."""
+    found: dict[str, str] = {}
+    todo = [(posixpath.dirname(relpath), name) for name in mac.local_includes(text)]
+    while todo and len(found) < limit:
+        base, name = todo.pop(0)
+        path = posixpath.normpath(posixpath.join(base, name))
+        if path in found:
+            continue
+        body = view.read(path)
+        if body is None:
+            continue
+        found[path] = body
+        todo.extend((posixpath.dirname(path), n) for n in mac.local_includes(body))
+    return found
+
+
+def _c_keywords() -> set[str]:
+    """Words the c23 lexer treats as keywords (never typedef names)."""
+    from pycparser import c_lexer
+
+    words = set(getattr(c_lexer, "_keyword_map", {}))
+    words |= set(getattr(c_lexer, "_c23_keywords", {}))
+    return words | {"bool", "true", "false", "nullptr", "typeof", "alignof", "static_assert"}
+
+
+def stub_header(kb: Knowledge, typedefs: set[str]) -> str:
+    """The generated stand-in for the real headers."""
+    out = ["/* kpatchkit stub header (fast mode) */"]
+    for name, value in sorted(kb.stubs.get("defines", {}).items()):
+        out.append(f"#define {name} {value}")
+    for sig, body in kb.stubs.get("macros", {}).items():
+        out.append(f"#define {sig} {body}")
+    for name in sorted(typedefs):
+        out.append(f"typedef int {name};")
+    return "\n".join(out) + "\n"
+
+
+def build_unit(view: SourceView, relpath: str, kb: Knowledge) -> tuple[str, str]:
+    """Return (text to preprocess, source text) for ``relpath`` in fast mode."""
+    source = view.require(relpath)
+    headers = _local_headers(view, relpath, source)
+    extra = {h: t for h in kb.stubs.get("typedef_headers", []) if (t := view.read(h))}
+    iter_src = {h: t for h in kb.stubs.get("iterator_headers", []) if (t := view.read(h))}
+
+    all_macros: dict[str, tuple[str, str]] = {}
+    for text in [*iter_src.values(), *headers.values(), source]:
+        all_macros.update(mac.function_macros(text))
+    iterators = mac.iterator_macros(all_macros, kb.stubs.get("iterators", []))
+    iterators |= set(kb.iterators)
+
+    typedefs = set(kb.stubs.get("typedefs", []))
+    for text in [*headers.values(), *extra.values()]:
+        typedefs |= mac.typedef_names(text)
+    # Names ending in _t used by the file are (in kernel style) typedefs.
+    typedefs |= set(re.findall(r"\b([a-z_][a-z0-9_]*_t)\b", source))
+    typedefs -= mac.typedef_names(source)  # the file's own typedefs are parsed for real
+    typedefs -= set(all_macros)
+    typedefs -= _c_keywords()
+
+    own_iters = {n for n in mac.function_macros(source) if n in iterators}
+    body = mac.blank_defines(source, own_iters)
+    # Fast mode has no headers at all: blank every #include, keeping line numbers.
+    body = re.sub(r"^[ \t]*#[ \t]*include\b[^\n]*", "", body, flags=re.M)
+    unit = (
+        stub_header(kb, typedefs)
+        + mac.override_header(kb.keep_names(), iterators)
+        + f'#line 1 "{relpath}"\n'
+        + body
+    )
+    return unit, source
+
+
+def preprocess(unit: str, relpath: str) -> str:
+    """Run ``cpp`` on the unit (stdin), keeping line markers."""
+    try:
+        proc = subprocess.run(
+            ["cpp", "-undef", "-nostdinc", "-w", "-std=gnu11", "-"],
+            input=unit, capture_output=True, text=True, timeout=120,
+        )
+    except FileNotFoundError as exc:
+        raise InfraError("cpp not found; install gcc (apt-get install cpp)") from exc
+    if proc.returncode != 0:
+        first = proc.stderr.strip().splitlines()[:1]
+        raise InfraError(f"cpp failed on {relpath} in fast mode: {' '.join(first)}")
+    return proc.stdout
