@@ -1,0 +1,180 @@
+"""Static KVM selftest binaries from a tree's own ``tools/testing/selftests/kvm``.
+
+``build_selftests(repo, commit, tests, extra_sources) -> {name: static binary}``
+
+* ``tests``: upstream programs by name (``demand_paging_test``, ``smm_test``; the Makefile's
+  ``x86_64/smm_test`` works too); ``None`` = every x86_64 program. The result is keyed by the
+  program's basename.
+* ``extra_sources``: ``{name: path/to/test.c}``: programs written against the same library
+  (``kvm_util.h``, ``processor.h``, ``test_util.h``...). They are copied into kpatchkit's own
+  copy of the selftests directory as ``x86_64/<name>.c`` and built by the tree's Makefile
+  exactly like an upstream test (same CFLAGS, linked with the same libkvm objects).
+
+How: ``git archive`` of the parts of ``commit`` needed (``tools``, ``scripts``, ``include``,
+``arch/x86``, top ``Makefile``) into ``cache/selftests/src-<tree-key>/``, ``make
+headers_install`` there, then ``make -C tools/testing/selftests/kvm OUTPUT=... USERLDFLAGS=-static
+TEST_GEN_PROGS_x86_64="<selection>"`` (a command-line variable replaces the Makefile's list, so only
+the chosen programs are built). Version quirks (6.1.192's stable backports need
+``EXTRA_CFLAGS``) come from ``data/selftests.toml``. Binaries are stripped and copied to
+``cache/selftests/bin-<key>/``; the key covers the git tree ids of those paths, the selection,
+the extra sources' contents and the flags, so base and patched kernels share one build.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+from kpatchkit.cache import cache_dir, content_hash, locked
+from kpatchkit.console import info
+from kpatchkit.errors import InfraError, KpatchkitError
+from kpatchkit.kernel.kbuild import _env, _git, _tail, jobs_default, resolve_commit
+
+DATA = Path(__file__).with_name("data") / "selftests.toml"
+SELFTESTS = "tools/testing/selftests/kvm"
+# What headers_install and the selftests Makefile read from the tree.
+_PATHS = ("Makefile", "scripts", "include", "arch/x86", "tools", "usr")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+_PROG_RE = re.compile(r"^TEST_GEN_PROGS_x86_64\s*\+?=\s*(\S+)", re.M)
+
+
+def _quirks(version: str) -> dict:
+    """Merged quirks of every ``[[quirk]]`` in data/selftests.toml whose prefix matches."""
+    data = tomllib.loads(DATA.read_text())
+    flags: list[str] = []
+    for quirk in data.get("quirk", []):
+        if version.startswith(tuple(quirk["versions"])):
+            flags.extend(quirk.get("extra_cflags", []))
+    return {"extra_cflags": " ".join(flags)}
+
+
+def _kernel_version(repo: Path, sha: str) -> str:
+    text = _git(repo, "show", f"{sha}:Makefile")
+    vals = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d*)", text, re.M))
+    return ".".join(v for v in (vals.get("VERSION"), vals.get("PATCHLEVEL"),
+                                vals.get("SUBLEVEL")) if v)
+
+
+def _tree_key(repo: Path, sha: str) -> str:
+    ids = []
+    for path in _PATHS:
+        try:
+            ids.append(_git(repo, "rev-parse", f"{sha}:{path}"))
+        except InfraError:
+            ids.append("-")
+    return content_hash(*ids)
+
+
+def upstream_programs(selftests_dir: Path) -> list[str]:
+    """The x86_64 programs the tree's selftests Makefile lists (``x86_64/smm_test``, ...)."""
+    return _PROG_RE.findall((selftests_dir / "Makefile").read_text())
+
+
+def _export(repo: Path, sha: str, dest: Path) -> None:
+    """``git archive`` the needed paths of ``sha`` into ``dest`` and install the uapi headers."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    present = [p for p in _PATHS
+               if subprocess.run(["git", "cat-file", "-e", f"{sha}:{p}"], cwd=repo,
+                                 env=_env(), capture_output=True).returncode == 0]
+    archive = subprocess.Popen(["git", "archive", sha, *present], cwd=repo, env=_env(),
+                               stdout=subprocess.PIPE)
+    untar = subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=archive.stdout,
+                           capture_output=True)
+    archive.stdout.close()
+    if archive.wait() or untar.returncode:
+        raise InfraError(f"git archive of {sha[:12]} failed: {untar.stderr.decode()[-300:]}")
+    info("[selftests] make headers_install")
+    proc = subprocess.run(["make", f"O={tmp / '.hdr-obj'}", f"INSTALL_HDR_PATH={tmp / 'usr'}",
+                           "headers_install"], cwd=tmp, env=_env(), capture_output=True,
+                          text=True)
+    if proc.returncode:
+        raise InfraError(f"make headers_install failed: {_tail(proc.stdout + proc.stderr, 8)}")
+    tmp.rename(dest)
+
+
+def _resolve_tests(tests: list[str] | None, known: list[str]) -> list[str]:
+    if tests is None:
+        return list(known)
+    by_base = {Path(k).name: k for k in known}
+    out = []
+    for name in tests:
+        prog = name if name in known else by_base.get(Path(name).name)
+        if prog is None:
+            raise KpatchkitError(f"no KVM selftest '{name}' in this tree's {SELFTESTS}/Makefile")
+        out.append(prog)
+    return sorted(set(out))
+
+
+def build_selftests(repo: Path, commit: str, tests: list[str] | None = None,
+                    extra_sources: dict[str, Path] | None = None) -> dict[str, Path]:
+    """Build static selftest binaries; returns {test name (Makefile name or extra name): path}."""
+    repo = Path(repo)
+    sha = resolve_commit(repo, commit)
+    extras = {name: Path(p) for name, p in (extra_sources or {}).items()}
+    for name, path in extras.items():
+        if not _NAME_RE.match(name) or "/" in name:
+            raise KpatchkitError(f"bad extra test name {name!r}: use letters, digits, '_', '-'")
+        if not path.is_file():
+            raise KpatchkitError(f"extra test source {path} does not exist")
+    version = _kernel_version(repo, sha)
+    quirks = _quirks(version)
+    src_key = _tree_key(repo, sha)
+    key = content_hash(src_key, json.dumps(sorted(tests)) if tests is not None else "*",
+                       *[f"{n}\0{p.read_text()}" for n, p in sorted(extras.items())],
+                       quirks["extra_cflags"], "static")
+    bin_dir = cache_dir("selftests") / f"bin-{key}"
+    manifest = bin_dir / "manifest.json"
+    if manifest.exists():
+        names = json.loads(manifest.read_text())
+        if all((bin_dir / f).exists() for f in names.values()):
+            return {n: bin_dir / f for n, f in names.items()}
+
+    src = cache_dir("selftests") / f"src-{src_key}"
+    with locked(src):
+        if not src.exists():
+            info(f"[selftests] exporting tools and headers of {sha[:12]} ({version})")
+            _export(repo, sha, src)
+        kvm = src / SELFTESTS
+        known = upstream_programs(kvm)
+        progs = _resolve_tests(tests, known)
+        for name, path in extras.items():
+            if f"x86_64/{name}" in known:
+                raise KpatchkitError(f"extra test name '{name}' clashes with an upstream test")
+            target = kvm / "x86_64" / f"{name}.c"
+            text = path.read_text()
+            if not target.exists() or target.read_text() != text:  # keep mtimes: no rebuilds
+                target.write_text(text)
+            progs.append(f"x86_64/{name}")
+        out = src / "out"
+        cmd = ["make", "-C", str(kvm), f"-j{jobs_default()}", f"OUTPUT={out}",
+               "USERLDFLAGS=-static", f"EXTRA_CFLAGS={quirks['extra_cflags']}",
+               f"TEST_GEN_PROGS_x86_64={' '.join(progs)}",
+               *[f"{out}/{p}" for p in progs]]
+        info(f"[selftests] building {len(progs)} static programs")
+        proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+        log = src / "build.log"
+        log.write_text(proc.stdout + proc.stderr)
+        if proc.returncode:
+            failed = [p for p in progs if not (out / p).exists()]
+            raise KpatchkitError(
+                f"selftests did not build ({', '.join(failed) or 'library'}): "
+                f"{_tail(proc.stderr, 6)} (log {log})")
+        tmp = bin_dir.with_name(bin_dir.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        names: dict[str, str] = {}
+        for prog in progs:
+            name = flat = Path(prog).name  # basenames are unique in every tree's list
+            shutil.copy2(out / prog, tmp / flat)
+            subprocess.run(["strip", str(tmp / flat)], capture_output=True)
+            names[name] = flat
+        (tmp / "manifest.json").write_text(json.dumps(names, indent=1))
+        shutil.rmtree(bin_dir, ignore_errors=True)
+        tmp.rename(bin_dir)
+    return {n: bin_dir / f for n, f in names.items()}
