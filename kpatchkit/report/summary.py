@@ -92,9 +92,10 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
         tag = " (control)" if not sc.is_claim else ""
         lines.append(f"{'':11}{sc.scenario[:34]:<34} {b:>5} -> {p:<5} {sc.outcome}{tag}")
     for c in result.claims:
-        lines += textwrap.wrap(f"\"{c.get('claim', '')}\": {c.get('verdict', '?')} - "
-                               f"{c.get('measured', '')}", 72, initial_indent=" " * 11,
-                               subsequent_indent=" " * 13)
+        stated = c.get("statement") or c.get("claim") or ""
+        measured = c.get("measured_detail") or c.get("measured") or "not measured"
+        lines += textwrap.wrap(f"\"{stated}\": {c.get('verdict', '?')} - {measured}", 72,
+                               initial_indent=" " * 11, subsequent_indent=" " * 13)
     new = result.findings("new")
     if new:
         lines += ["", "New findings:"]

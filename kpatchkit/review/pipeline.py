@@ -269,6 +269,10 @@ class Review:
             "run", [a["base_commit"], a["patched_commit"], tests_key],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
                                work_dir=o.out_dir / ".kpatchkit" / "run"))
+        # Issue 8's boot family reports its claims table through the run stage.
+        claims = (self.result.run or {}).get("claims")
+        if isinstance(claims, list):
+            self.result.claims = claims
 
     def _report(self) -> None:
         from kpatchkit.report.judge import finalize

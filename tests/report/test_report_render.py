@@ -107,3 +107,19 @@ def test_summary_is_a_mail_reply(review) -> None:
     assert any("VERDICT: CLEAN" in x for x in lines)
     assert "-- " in lines  # signature separator
     assert max(len(x) for x in lines) <= 100
+
+
+def test_claims_table_renders_issue8_records(review) -> None:
+    from kpatchkit.report.summary import render_summary
+
+    review.claims = [{"id": "seabios", "statement": "17000+ TDP faults saved per boot (SeaBIOS)",
+                      "claimed": 17000.0, "claim_config": "8 vCPU, 16 GB",
+                      "our_config": "1 vCPU, 2048 MB", "measured": 4.0,
+                      "measured_detail": "4 ± 2 saved per boot", "verdict": "not reproduced",
+                      "reason": "diskless <boot>"}]
+    html = render_report(review)
+    start = html.index('id="claims"')
+    part = html[start:html.index("</section>", start)]
+    assert "17000+ TDP faults" in part and "b-not-reproduced" in part
+    assert "diskless &lt;boot&gt;" in part and "4 ± 2 saved per boot" in part
+    assert "not reproduced - 4 ± 2 saved per boot" in " ".join(render_summary(review).split())
