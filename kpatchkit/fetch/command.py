@@ -27,12 +27,17 @@ def _tree_path(spec: str | None) -> Path | None:
         return None
     path = Path(spec).expanduser()
     if path.is_dir():
-        return path
+        return path  # any kernel source directory: fetch only reads files from it
+    if "/" in spec and not path.exists():
+        raise KpatchkitError(f"--tree {spec}: no such directory")
     try:
         from kpatchkit.trees.registry import resolve_tree
     except ImportError as exc:
         raise KpatchkitError(f"--tree {spec}: not a directory") from exc
-    return Path(resolve_tree(spec).path)
+    try:
+        return Path(resolve_tree(spec).path)
+    except KpatchkitError as exc:
+        raise KpatchkitError(f"--tree {spec}: {exc.message}") from exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -171,9 +171,7 @@ def from_git_mirror(spec: str) -> list[Item]:
     """Every message of a public-inbox mirror: one commit per message, the mail in file 'm'."""
     path = Path(spec)
     if not path.exists():
-        tmp = tempfile.mkdtemp(prefix="kpatchkit-inbox-")
-        _git(["clone", "--quiet", "--mirror", spec, tmp], timeout=1800)
-        path = Path(tmp)
+        path = _mirror_clone(spec)
     repos = sorted((path / "git").glob("*.git"), key=lambda p: int(p.stem)) \
         if (path / "git").is_dir() else [path]
     items: list[Item] = []
@@ -195,6 +193,21 @@ def from_git_mirror(spec: str) -> list[Item]:
         raise KpatchkitError(f"{spec} is a git repository but holds no public-inbox messages "
                              "(no file 'm' in any commit)")
     return items
+
+
+def _mirror_clone(url: str) -> Path:
+    """A mirror clone of ``url`` in the cache (fetched again when it exists)."""
+    from kpatchkit.cache import cache_dir, content_hash, locked
+
+    path = cache_dir("inbox") / content_hash(url)
+    with locked(path):
+        if (path / "HEAD").is_file():
+            _git(["-C", str(path), "fetch", "--quiet", "--prune", "origin"], timeout=1800)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
+            _git(["clone", "--quiet", "--mirror", url, str(tmp)], timeout=1800)
+            tmp.rename(path)
+    return path
 
 
 def lore_url(base: str, msgid: str, what: str) -> str:
