@@ -268,7 +268,10 @@ def compute_verdict(result: ReviewResult) -> Verdict:
     elif v.new_findings or introduced or reasons:
         v.status = "findings" if v.new_findings and not introduced else "failures"
         v.exit_code = 1
-        v.headline = "; ".join(reasons[:2])
+        parts = [f"{v.new_findings} new finding(s)"] if v.new_findings else []
+        parts += [f"{len(introduced)} failure(s)"] if introduced else []
+        parts += [r for r in reasons if r.startswith("the ported")]
+        v.headline = "The patch introduces " + ", ".join(parts) if parts else reasons[0]
     else:
         v.status, v.exit_code = "clean", 0
         v.headline = "Clean: no new findings, no failures introduced"

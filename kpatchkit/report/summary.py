@@ -12,6 +12,11 @@ from kpatchkit import __version__
 from kpatchkit.records.review import ReviewResult
 
 
+def _wrap(text: str, width: int, **kw) -> list[str]:
+    # Kernel names and verdicts carry hyphens (pre-existing, not-reproduced): never split them.
+    return textwrap.wrap(text, width, break_on_hyphens=False, **kw)
+
+
 def _first_name(author: str) -> str:
     name = author.strip().strip('"')
     return name.split()[0] if name else "there"
@@ -22,10 +27,11 @@ def _apply_line(result: ReviewResult) -> str:
     if a is None:
         return "not run"
     base = a.get("base") or {}
-    parts = [str(a.get("result", "?"))]
+    head = str(a.get("result", "?"))
     if not base.get("found"):
         blobs = ", ".join(base.get("blobs") or [])
-        parts.append(f"(base {blobs + ' ' if blobs else ''}not in the tree; applied on its HEAD)")
+        head += f" (base {blobs + ' ' if blobs else ''}not in the tree; applied on its HEAD)"
+    parts = [head]
     rules = a.get("drift_rules") or []
     if rules:
         names = [r.get("name") or r.get("id") or str(r) if isinstance(r, dict) else str(r)
@@ -35,6 +41,10 @@ def _apply_line(result: ReviewResult) -> str:
     if comp:
         parts.append("compiles" if comp.get("ok") else "DOES NOT COMPILE")
     return "; ".join(parts)
+
+
+def _failing(results: list[dict]) -> set[str]:
+    return {str(r.get("test")) for r in results if r.get("result") in ("fail", "error", "timeout")}
 
 
 def _tests_line(result: ReviewResult) -> str:
@@ -48,6 +58,9 @@ def _tests_line(result: ReviewResult) -> str:
             skip = sum(r.get("result") == "skip" for r in rs)
             splats = sum(len(r.get("splats") or []) for r in rs)
             text = f"{kernel} {ok}/{len(rs)} pass"
+            if kernel == "patched":
+                both = _failing(result.results("base")) & _failing(rs)
+                text += f" ({len(both)} fail on both: pre-existing)" if both else ""
             text += f", {skip} skip" if skip else ""
             text += f", {splats} splat(s)" if splats else ""
             out.append(text)
@@ -70,10 +83,11 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
     intro = (f"Thank you for the series \"{subject}\" ({s.total} patch"
              f"{'' if s.total == 1 else 'es'}). kpatchkit reviewed it on {tree.get('name', '?')} "
              f"(Linux {tree.get('version', '?')}); the result:")
-    lines += textwrap.wrap(intro, 72) + [""]
-    lines.append(f"  VERDICT: {v.status.upper()} - {v.headline}")
+    lines += _wrap(intro, 72) + [""]
+    lines += _wrap(f"VERDICT: {v.status.upper()} - {v.headline}", 70,
+                           initial_indent="  ", subsequent_indent="    ")
     for reason in v.reasons:
-        lines += textwrap.wrap(reason, 68, initial_indent="    - ", subsequent_indent="      ")
+        lines += _wrap(reason, 68, initial_indent="    - ", subsequent_indent="      ")
     lines.append("")
     a = result.analysis
     analysis = ("not run" if a is None else
@@ -84,7 +98,7 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
             ("Selftests", _tests_line(result)),
             ("Claim", v.claim.replace("-", " ") + " (TDP faults per COW write, base -> patched)")]
     for label, text in rows:
-        lines += textwrap.wrap(text, 72, initial_indent=f"{label + ':':<11}",
+        lines += _wrap(text, 72, initial_indent=f"{label + ':':<11}",
                                subsequent_indent=" " * 11)
     for sc in result.scenarios:
         b = "-" if sc.base is None else f"{sc.base:.2f}"
@@ -94,13 +108,13 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
     for c in result.claims:
         stated = c.get("statement") or c.get("claim") or ""
         measured = c.get("measured_detail") or c.get("measured") or "not measured"
-        lines += textwrap.wrap(f"\"{stated}\": {c.get('verdict', '?')} - {measured}", 72,
+        lines += _wrap(f"\"{stated}\": {c.get('verdict', '?')} - {measured}", 72,
                                initial_indent=" " * 11, subsequent_indent=" " * 13)
     new = result.findings("new")
     if new:
         lines += ["", "New findings:"]
         for f in new:
-            lines += textwrap.wrap(f"{f.get('file')}:{f.get('line')}: {f.get('function')}(): "
+            lines += _wrap(f"{f.get('file')}:{f.get('line')}: {f.get('function')}(): "
                                    f"[{f.get('check')}] {f.get('message')}", 72,
                                    initial_indent="  ", subsequent_indent="    ")
     lines += ["", f"The full report is in {report_name} beside this file (run {result.run_id});",

@@ -1,0 +1,33 @@
+"""Golden files for the text outputs: summary.txt and junit.xml of the sample review.
+
+Regenerate after an intended change with KPATCHKIT_REGEN_GOLDEN=1 and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from report_samples import make_review
+
+from kpatchkit.report.judge import finalize
+from kpatchkit.report.junit import render_junit
+from kpatchkit.report.summary import render_summary
+
+GOLDEN = Path(__file__).with_name("golden")
+RENDER = {
+    "summary-clean.txt": lambda: render_summary(finalize(make_review())),
+    "summary-findings.txt": lambda: render_summary(finalize(make_review(new_findings=1,
+                                                                       patched_fpcw=2.0))),
+    "junit-clean.xml": lambda: render_junit(finalize(make_review())),
+}
+
+
+@pytest.mark.parametrize("name", RENDER)
+def test_golden(name: str) -> None:
+    text = RENDER[name]()
+    path = GOLDEN / name
+    if os.environ.get("KPATCHKIT_REGEN_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text(), f"{name} changed; KPATCHKIT_REGEN_GOLDEN=1 to accept"
