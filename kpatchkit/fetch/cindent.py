@@ -45,12 +45,15 @@ class CIndenter:
 
     def __init__(self, depth: int = 0, *, in_comment: bool = False) -> None:
         self.depth = depth
+        self.braces: list[int] = []  # what each open '{' added to depth (0 for 'case X: {')
         self.parens: list[int] = []  # columns of open '(' / '['
         self.in_comment = in_comment
         self.comment_indent = "\t" * depth
         self.pending = 0  # unbraced control bodies owed an extra tab
         self.continuation = False  # statement continues after a trailing operator
-        self.in_macro = False  # previous preprocessor line ended with a backslash
+        self.macro: CIndenter | None = None  # body of a multi-line #define
+        self.cont_col: int | None = None  # where a continued assignment/return aligns
+        self.stmt_col = 0  # column of the current statement's first line
         self.stmt_head = ""  # first line of the current statement
         self.min_needed = 0  # how far depth had to go below zero (for start-depth estimates)
 
@@ -63,9 +66,13 @@ class CIndenter:
             if "*/" in s:
                 self.in_comment = False
             return self.comment_indent + " " + s
-        if self.in_macro or s.startswith("#"):
-            self.in_macro = s.endswith("\\")
-            return ("\t" if self.in_macro and not s.startswith("#") else "") + s
+        if self.macro is not None:
+            return self._macro_line(s)
+        if s.startswith("#"):
+            if s.endswith("\\"):
+                # a multi-line macro body is C of its own, one tab in
+                self.macro = CIndenter(1)
+            return s
         if self.parens:
             prefix = indent_to(self.parens[-1] + 1)
         else:
@@ -78,19 +85,23 @@ class CIndenter:
                 level = 0
             if s.startswith("{") and self.pending:
                 self.pending = 0
-            level += self.pending + (1 if self.continuation else 0)
-            self._need(level if not _STATEMENT_RE.match(s) else level - 1)
-            prefix = "\t" * max(level, 0)
+            if self.continuation and self.cont_col is not None:
+                prefix = indent_to(self.cont_col)
+            else:
+                level += self.pending + (1 if self.continuation else 0)
+                self._need(level if not _STATEMENT_RE.match(s) else level - 1)
+                prefix = "\t" * max(level, 0)
             if not self.continuation:
                 self.stmt_head = s
-        self._scan(s, columns(prefix))
+                self.stmt_col = columns(prefix)
+        self._scan(s, columns(prefix), case_line=bool(_CASE_RE.match(s)))
         self._after(s)
         return prefix + s
 
     def _need(self, level: int) -> None:
         self.min_needed = max(self.min_needed, -level)
 
-    def _scan(self, s: str, col: int) -> None:
+    def _scan(self, s: str, col: int, case_line: bool = False) -> None:
         i, n = 0, len(s)
         while i < n:
             ch = s[i]
@@ -119,9 +130,12 @@ class CIndenter:
                 if self.parens:
                     self.parens.pop()
             elif ch == "{":
-                self.depth += 1
+                # kernel style: the block of 'case X: {' is indented like the case body
+                step = 0 if case_line else 1
+                self.braces.append(step)
+                self.depth += step
             elif ch == "}":
-                self.depth -= 1
+                self.depth -= self.braces.pop() if self.braces else 1
                 self._need(self.depth)
             col = (col // _TAB + 1) * _TAB if ch == "\t" else col + 1
             i += 1
@@ -138,4 +152,43 @@ class CIndenter:
             self.pending += 1
             self.continuation = False
             return
+        was = self.continuation
         self.continuation = code.endswith(_OPERATOR_END) and not _CASE_RE.match(code)
+        if self.continuation and not was:
+            self.cont_col = _rhs_column(self.stmt_head, self.stmt_col)
+
+    def _macro_line(self, s: str) -> str:
+        inner = self.macro
+        assert inner is not None
+        body, tail = s, ""
+        m = re.search(r"\s*\\$", s)
+        if m:
+            body, tail = s[: m.start()], s[m.start():]
+        else:
+            self.macro = None  # the last line of the macro
+        if not body.strip():
+            return s
+        out = inner.feed(body)
+        if not out:
+            out = "\t" + body.strip()
+        return out + tail
+
+
+def _rhs_column(head: str, col: int) -> int | None:
+    """Column after 'lhs = ' or 'return ' in a statement's first line (kernel alignment)."""
+    m = re.match(r"^return\s+", head)
+    if m:
+        return col + m.end()
+    depth = 0
+    for i, ch in enumerate(head):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif (ch == "=" and depth == 0 and head[i - 1:i] not in ("=", "!", "<", ">")
+              and head[i + 1:i + 2] != "="):
+            j = i + 1
+            while j < len(head) and head[j] == " ":
+                j += 1
+            return col + j
+    return None

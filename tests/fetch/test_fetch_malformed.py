@@ -184,3 +184,29 @@ def test_mangled_mail_cli_one_error_line(ops: list[tuple], capsys) -> None:
             assert len(err) == 1 and err[0].startswith("kpatchkit: error:"), err
     finally:
         os.unlink(name)
+
+
+_SEED = (Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+         / "000_56cc99f0a5258bf1.txt").read_bytes()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=st.lists(_mangle, min_size=1, max_size=4))
+def test_mangled_archive_pages_never_crash(ops: list[tuple]) -> None:
+    """The lenient path (page copies, repair) has the same contract as the mail path."""
+    data = mangle(_SEED, ops)
+    fd, name = tempfile.mkstemp(suffix=".txt")
+    try:
+        os.write(fd, data)
+        os.close(fd)
+        try:
+            series = load_series(name)
+        except KpatchkitError as exc:
+            assert exc.exit_code == 2 and exc.message.strip()
+            return
+        for p in series.patches:
+            for h in (h for f in p.files for h in f.hunks):
+                assert all(x[:1] in " +-\\" for x in h.lines)
+                assert h.new_count == sum(1 for x in h.lines if x[:1] in " +")
+    finally:
+        os.unlink(name)
