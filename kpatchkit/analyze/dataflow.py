@@ -39,6 +39,7 @@ class State:
     irq: int = 0
     facts: frozenset = frozenset()
     assumed: str = ""  # with mmu == "E": what asserts/releases showed the caller holds
+    rcu_own: bool = False  # this path took rcu_read_lock() itself
 
     @property
     def eff(self) -> str:
@@ -234,8 +235,7 @@ class FunctionAnalysis:
             if st in bucket:
                 continue
             if len(bucket) >= MAX_STATES:
-                st = State(st.mmu, st.rcu, st.spins, st.released, st.preempt, st.irq,
-                           assumed=st.assumed)
+                st = _replace(st, facts=frozenset())
                 if st in bucket:
                     continue
             bucket[st] = trace
@@ -333,11 +333,16 @@ class FunctionAnalysis:
         if op == "release":
             return self.release(ev, prim, line, st, tr)
         if op == "rcu_lock":
-            st2 = _replace(st, rcu=min(st.rcu + 1, RCU_CAP))
+            st2 = _replace(st, rcu=min(st.rcu + 1, RCU_CAP), rcu_own=True)
             return [(st2, _step(tr, line, st2, self.base, ev.name))]
         if op == "rcu_unlock":
-            self.need_rcu(1, line, st, tr, "rcu-unlock-unbalanced",
-                          f"{ev.name}() without a matching rcu_read_lock()", ev.name)
+            if st.rcu_own and st.rcu <= 0 and self.base is None:
+                # This path already balanced its own rcu_read_lock(): one unlock too many.
+                self.report("rcu-unlock-unbalanced", line, f"{ev.name}() after this path "
+                            "already released its rcu_read_lock()", tr, st)
+            else:
+                self.need_rcu(1, line, st, tr, "rcu-unlock-unbalanced",
+                              f"{ev.name}() without a matching rcu_read_lock()", ev.name)
             st2 = _replace(st, rcu=max(st.rcu - 1, -RCU_CAP))
             return [(st2, _step(tr, line, st2, self.base, ev.name))]
         if op == "rcu_deref":
@@ -353,6 +358,8 @@ class FunctionAnalysis:
             st2 = _replace(st, **{attr: max(getattr(st, attr) - 1, -RCU_CAP)})
             return [(st2, _step(tr, line, st2, self.base, ev.name))]
         if op == "assert":
+            if ev.guarded:
+                return [(st, tr)]
             return self.apply_assert(ev, prim, line, st, tr)
         if op == "yield":
             mode = prim["mode"]
@@ -570,6 +577,7 @@ class FunctionAnalysis:
 
     def apply_summary(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple):
         line = ev.line
+        refined = st
         for req in summ.reqs:
             ok, cond, unknown = self.bind(req.cond, summ, ev, st)
             if not ok:
@@ -588,6 +596,10 @@ class FunctionAnalysis:
                                   chain))
                 else:
                     self.need_mmu(need, line, s, tr, req.check, req.message, ev.name, chain)
+                    if not cond and req.check == "lock-requirement":
+                        # Holding the callee's need is now assumed on this path, so a later
+                        # contradicting need is reported here, not lifted.
+                        refined = _refine(refined, need)
             else:
                 self.need_rcu(int(need), line, s, tr, req.check, req.message, ev.name, chain)
         for sp in summ.sleeps:
@@ -604,6 +616,7 @@ class FunctionAnalysis:
                     s = _with_fact(s, v, b)
             self.sleep_point(sp.kind, line, s, tr, node, ev.name, sp.mmu, extra, chain,
                              sp.atomic, sp.rcu)
+        st = refined
         out = []
         effects = summ.effects or [Effect(frozenset(), "E", 0, frozenset(), 0, 0, line)]
         for eff in effects:
@@ -615,9 +628,9 @@ class FunctionAnalysis:
                 if pred == "b":
                     s = _with_fact(s, v, b)
             mmu = s.mmu if eff.mmu == "E" else eff.mmu
-            s = State(mmu, max(-RCU_CAP, min(RCU_CAP, s.rcu + eff.rcu)), s.spins | eff.spins,
-                      s.released, s.preempt + eff.preempt, s.irq + eff.irq, s.facts,
-                      s.assumed)
+            s = _replace(s, mmu=mmu, rcu=max(-RCU_CAP, min(RCU_CAP, s.rcu + eff.rcu)),
+                         spins=s.spins | eff.spins, preempt=s.preempt + eff.preempt,
+                         irq=s.irq + eff.irq)
             changed = eff.mmu != "E" or eff.rcu or eff.spins or eff.preempt or eff.irq
             out.append((s, _step(tr, line, s, self.base, ev.name) if changed else tr))
         return out or [(st, tr)]
@@ -685,7 +698,8 @@ def _with_fact(st: State, var: str, val: bool) -> State:
 
 def _replace(st: State, **kw) -> State:
     d = dict(mmu=st.mmu, rcu=st.rcu, spins=st.spins, released=st.released,
-             preempt=st.preempt, irq=st.irq, facts=st.facts, assumed=st.assumed)
+             preempt=st.preempt, irq=st.irq, facts=st.facts, assumed=st.assumed,
+             rcu_own=st.rcu_own)
     d.update(kw)
     return State(**d)
 

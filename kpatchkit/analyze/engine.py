@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kpatchkit.analyze.cfg import FunctionCFG
 from kpatchkit.analyze.checks import fingerprint
-from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, State, Summary, describe
+from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, State, Summary
 from kpatchkit.analyze.knowledge import Knowledge
 from kpatchkit.records.findings import CallContext, Finding, TraceStep
 
@@ -97,7 +97,7 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
                 summaries[name] = fa.summary
         for name in comp:
             for f in fa_findings(by_name[name], kb, summaries, iterators):
-                raw.setdefault((f.check, f.function, f.line, f.message), f)
+                raw.setdefault((f.check, f.function, f.line), f)
 
     # Entry points with a calling contract: analysed from their concrete entry state.
     for cfg in cfgs:
@@ -108,7 +108,7 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
         fa = FunctionAnalysis(cfg, kb, summaries, states, rcu, iterators).run()
         concrete.setdefault(cfg.name, []).append(fa)
         for f in fa.findings.values():
-            raw.setdefault((f.check, f.function, f.line, f.message), f)
+            raw.setdefault((f.check, f.function, f.line), f)
 
     # Callers' concrete call-site states become concrete entries of callees (contexts only:
     # any problem there was already reported at the caller's call site).
@@ -136,7 +136,8 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
 
     findings = [_finding(f, file) for f in raw.values()]
     findings.sort(key=lambda f: (f.line, f.check))
-    calls = _contexts(cfgs, kb, summaries, concrete, iterators)
+    flagged = {(f.function, f.line) for f in findings}
+    calls = _contexts(cfgs, kb, summaries, concrete, iterators, flagged)
     return EngineResult(findings, calls, [c.name for c in cfgs])
 
 
@@ -173,7 +174,49 @@ def context_of(states: set[State], base: int | None, walks: tuple) -> dict:
     }
 
 
-def _contexts(cfgs, kb, summaries, concrete, iterators) -> list[CallContext]:
+def needs_of(name: str, kb: Knowledge, summaries: dict[str, Summary]) -> list[str]:
+    """What a call needs from its context, in words (for the added-call table)."""
+    out: list[str] = []
+    prim = kb.prims.get(name)
+    info = kb.iterators.get(name)
+    if prim is not None:
+        op = prim["op"]
+        if op == "assert":
+            need = prim.get("requires") or f"read/write by argument {prim.get('requires_by_arg')}"
+            out.append(f"mmu_lock {need}")
+        elif op in ("release", "yield"):
+            out.append(f"lock held ({prim.get('mode')})")
+        elif op == "rcu_deref":
+            out.append("RCU read-side")
+        elif op == "sleep":
+            out.append("may sleep: no spinlock/RCU")
+    elif info is not None:
+        if "mmu_lock" in info:
+            out.append(f"mmu_lock {info['mmu_lock']}")
+        if "mmu_lock_by_arg" in info:
+            out.append(f"mmu_lock read/write by argument {info['mmu_lock_by_arg']}")
+        if info.get("rcu"):
+            out.append("RCU read-side")
+    elif name in summaries:
+        summ = summaries[name]
+        for req in summ.reqs:
+            cond = " ".join(f"{'' if v else '!'}{p}" for p, _pred, v in sorted(req.cond))
+            if req.kind == "mmu":
+                what = f"mmu_lock {req.need}"
+            else:
+                what = "RCU read-side"
+            via = req.chain[-1]
+            text = f"{what}{' if ' + cond if cond else ''} ({via[0]}:{via[1]} {via[2]}())"
+            if text not in out:
+                out.append(text)
+        if any(sp.kind == "sleep" for sp in summ.sleeps):
+            out.append("may sleep")
+        if any(sp.kind == "yield" for sp in summ.sleeps):
+            out.append("may yield mmu_lock")
+    return out
+
+
+def _contexts(cfgs, kb, summaries, concrete, iterators, flagged) -> list[CallContext]:
     out: list[CallContext] = []
     for cfg in cfgs:
         fas = concrete.get(cfg.name)
@@ -190,11 +233,29 @@ def _contexts(cfgs, kb, summaries, concrete, iterators) -> list[CallContext]:
         for (name, line), (site, states, base) in sorted(merged.items(), key=lambda kv: kv[0][1]):
             ctx = context_of(states, base, site.walks)
             ctx["paths"] = len(states)
-            out.append(CallContext(cfg.name, name, line, ctx,
-                                   note="; ".join(sorted({describe(s, base) for s in states}))))
-        for fa in fas[:1]:
+            needs = needs_of(name, kb, summaries)
+            ctx["needs"] = needs
+            verdict = "FINDING here" if (cfg.name, line) in flagged else (
+                "requirements met" if needs else "no lock requirement")
+            out.append(CallContext(cfg.name, name, line, ctx, note=verdict))
+        exits: dict[int, tuple[set, int | None]] = {}
+        for fa in fas:
             for st, line, _tr in fa.exits:
-                ctx = context_of({st}, fa.base, ())
-                out.append(CallContext(cfg.name, "return", line, ctx,
-                                       note=describe(st, fa.base)))
+                exits.setdefault(line, (set(), fa.base))[0].add(st)
+        entry_mmu = {s.mmu for fa in fas for s in fa.entry_states}
+        for line, (states, base) in sorted(exits.items()):
+            ctx = context_of(states, base, ())
+            ctx["paths"] = len(states)
+            balanced = all(
+                (s.mmu in entry_mmu or s.rel == "same") and s.rcu == 0 and not s.spins
+                for s in states)
+            if (cfg.name, line) in flagged:
+                note = "FINDING here"
+            elif balanced:
+                took = any(s.rcu_own for s in states)
+                note = ("returns with the entry lock state: balanced" if took else
+                        "returns before taking anything (entry lock state): harmless")
+            else:
+                note = "returns with a changed lock state (see the function's contract)"
+            out.append(CallContext(cfg.name, "return", line, ctx, note=note))
     return out

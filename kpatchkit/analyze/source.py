@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpatchkit.errors import KpatchkitError
@@ -15,9 +15,13 @@ class SourceView:
 
     root: Path
     rev: str | None = None
+    # Files replaced in this view (tests inject bugs this way; nothing is written anywhere).
+    overlay: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def read(self, relpath: str) -> str | None:
         """The text of ``relpath`` (None when it does not exist)."""
+        if relpath in self.overlay:
+            return self.overlay[relpath]
         if self.rev is None:
             path = self.root / relpath
             return path.read_text(errors="replace") if path.is_file() else None
@@ -55,6 +59,8 @@ def blob_ids(view: SourceView, paths: list[str]) -> dict[str, str]:
     from kpatchkit.cache import content_hash
 
     out: dict[str, str] = {}
+    for name, text in view.overlay.items():
+        out["overlay:" + name] = content_hash(text)
     if view.rev is None:
         for p in paths:
             path = view.root / p

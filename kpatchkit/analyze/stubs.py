@@ -56,18 +56,28 @@ def stub_header(kb: Knowledge, typedefs: set[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _macros(view: SourceView, relpath: str, kb: Knowledge, source: str,
+            headers: dict[str, str]) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    iter_src = {h: t for h in kb.stubs.get("iterator_headers", []) if (t := view.read(h))}
+    all_macros: dict[str, tuple[str, str]] = {}
+    for text in [*iter_src.values(), *headers.values(), source]:
+        all_macros.update(mac.function_macros(text))
+    iterators = mac.iterator_macros(all_macros, kb.stubs.get("iterators", []))
+    return all_macros, iterators | set(kb.iterators)
+
+
+def iterators_of(view: SourceView, relpath: str, kb: Knowledge) -> set[str]:
+    """Iterator macro names visible to ``relpath`` (fast mode's view)."""
+    source = view.require(relpath)
+    return _macros(view, relpath, kb, source, _local_headers(view, relpath, source))[1]
+
+
 def build_unit(view: SourceView, relpath: str, kb: Knowledge) -> tuple[str, str]:
     """Return (text to preprocess, source text) for ``relpath`` in fast mode."""
     source = view.require(relpath)
     headers = _local_headers(view, relpath, source)
     extra = {h: t for h in kb.stubs.get("typedef_headers", []) if (t := view.read(h))}
-    iter_src = {h: t for h in kb.stubs.get("iterator_headers", []) if (t := view.read(h))}
-
-    all_macros: dict[str, tuple[str, str]] = {}
-    for text in [*iter_src.values(), *headers.values(), source]:
-        all_macros.update(mac.function_macros(text))
-    iterators = mac.iterator_macros(all_macros, kb.stubs.get("iterators", []))
-    iterators |= set(kb.iterators)
+    all_macros, iterators = _macros(view, relpath, kb, source, headers)
 
     typedefs = set(kb.stubs.get("typedefs", []))
     for text in [*headers.values(), *extra.values()]:
