@@ -11,6 +11,7 @@ import io
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.parse
@@ -118,6 +119,11 @@ def is_mail(data: bytes) -> bool:
 def items_from_bytes(data: bytes, label: str) -> tuple[list[Item], str]:
     """Items and kind for the bytes of one file."""
     _check_text(data, label)
+    from kpatchkit.fetch.webarchive import html_to_text, is_html
+
+    if is_html(data):
+        text = html_to_text(data.decode("utf-8", "replace"))
+        return [Item(text.encode(), label, archive_text=True)], "webarchive"
     if is_mbox(data):
         return split_mbox(data, label), "mbox"
     if is_mail(data):
@@ -273,6 +279,11 @@ def fetch_source(source: str, msgid: str | None) -> Fetched:
             items, kind = from_http(base, mid)
             return Fetched(items, kind, url_msgid)
         return Fetched(from_git_mirror(source), "git-mirror")
+    if source == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT + 1)
+        _check_size(len(data), "standard input")
+        items, kind = items_from_bytes(data, "stdin")
+        return Fetched(items, kind)
     path = Path(source).expanduser()
     if path.is_dir():
         items, kind = from_directory(path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import html.parser
 import re
 import tomllib
 from datetime import datetime
@@ -30,6 +31,63 @@ def shapes() -> dict:
     data["_deob"] = [(re.compile(d["pattern"]), d["replace"]) for d in data["deobfuscate"]]
     data["_hidden"] = re.compile(data["hidden_domain"])
     return data
+
+
+class _TextOfHtml(html.parser.HTMLParser):
+    """Visible text of a saved archive page: <pre> kept verbatim, block tags end lines."""
+
+    _BLOCK = {"br", "p", "div", "tr", "li", "pre", "h1", "h2", "h3", "h4", "hr", "table", "ul"}
+    _SKIP = {"script", "style", "head", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.pre = 0
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in self._SKIP:
+            self.skip += 1
+        if tag in self._BLOCK:
+            self.out.append("\n")
+        if tag == "pre":
+            self.pre += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self.skip:
+            self.skip -= 1
+        if tag == "pre" and self.pre:
+            self.pre -= 1
+        if tag in self._BLOCK:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if not self.pre:
+            # outside <pre> a browser collapses whitespace runs and drops them at a line's
+            # start: exactly the damage whitespace.py repairs later
+            data = re.sub(r"\s+", " ", data)
+            if not self.out or self.out[-1].endswith("\n"):
+                data = data.lstrip()
+            if not data:
+                return
+        self.out.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """The text a reader would copy from an archive page saved as HTML."""
+    parser = _TextOfHtml()
+    parser.feed(markup)
+    parser.close()
+    text = "".join(parser.out).replace("\xa0", " ")
+    return "\n".join(line.rstrip() if line.strip() else "" for line in text.split("\n"))
+
+
+def is_html(data: bytes) -> bool:
+    """A saved web page rather than text."""
+    head = data[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in head[:200]
 
 
 def looks_like_archive_text(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -108,3 +109,28 @@ def test_repaired_series_applies_with_git_am(lore: Path, seed: Path, tmp_path: P
     assert [x.split() for x in a] == [x.split() for x in b]
     differ = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
     assert len(differ) == 2  # the two make_spte() continuation lines the author aligned off by one
+
+
+def _html_page(raw: str, *, pre: bool) -> str:
+    hdr, body = raw.split("\n\n", 1)
+    head = {k: v for k, v in (x.split(":", 1) for x in hdr.split("\n") if ":" in x
+                              and not x.startswith((" ", "\t")))}
+    top = "\n".join(f"{k}: {head[k].strip()}" for k in ("From", "Subject", "Date", "Message-Id"))
+    if pre:
+        inner = f"<pre>{html.escape(top)}\n\n{html.escape(body)}</pre>"
+    else:  # hypermail-style: <br> per line, whitespace left to the browser to collapse
+        inner = "<p>" + "<br>\n".join(html.escape(x) for x in (top + "\n\n" + body).split("\n"))
+    return (f"<!DOCTYPE html><html><head><title>x</title><style>p {{}}</style></head><body>"
+            f"{inner}</body></html>")
+
+
+@pytest.mark.parametrize("pre", [True, False])
+def test_saved_html_pages(lore: Path, tmp_path: Path, pre: bool) -> None:
+    raw = (lore / "0001-remove-dead-code.eml").read_text()
+    page = tmp_path / "page.html"
+    page.write_text(_html_page(raw, pre=pre))
+    (p,) = load_series(str(page)).patches
+    original = load_series(str(lore / "0001-remove-dead-code.eml")).patches[0]
+    assert p.message_id == original.message_id and p.email == "yan.y.zhao@intel.com"
+    assert p.whitespace_damaged == (not pre) and p.repaired == (not pre)
+    assert compare(p.diff, original.diff) >= (1.0 if pre else 0.95)

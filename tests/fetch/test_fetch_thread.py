@@ -135,3 +135,14 @@ def test_series_mbox_round_trips(lore: Path, tmp_path: Path) -> None:
     again = load_series(str(mbox))
     assert [p.diff for p in again.patches] == [p.diff for p in s.patches]
     assert [p.trailers for p in again.patches] == [p.trailers for p in s.patches]
+
+
+def test_stdin(lore: Path, monkeypatch, capsys) -> None:
+    import io
+    import sys
+
+    data = (lore / "series.mbox").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["fetch", "-", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)["series"]
+    assert [p["index"] for p in s["patches"]] == [1, 2] and s["source_kind"] == "mbox"
