@@ -1,0 +1,89 @@
+"""Records of ``kpatchkit run``: kernels built and booted, per-test results, kernel splats.
+
+JSON contract (``kpatchkit run --json`` prints ``RunReport.to_json()``):
+``accel`` "kvm"/"tcg"; ``kernels`` [{name "base"/"patched", commit, config_hash, build_seconds,
+boot_seconds, outcome, ...}]; ``results`` [{kernel, test, result
+pass/fail/skip/error/timeout, seconds, stats, splats, metrics, phases, known, preexisting,
+faults_per_cow_write (only when the test printed that metric)}].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpatchkit.records.base import Record
+
+RESULTS = ("pass", "fail", "skip", "error", "timeout")
+
+
+@dataclass
+class Splat(Record):
+    """One classified kernel splat from a console log."""
+
+    kind: str  # lockdep_circular, suspicious_rcu, sleep_in_atomic, warning, bug, kasan, panic...
+    title: str  # the header line
+    location: str | None = None  # file:line printed by the kernel
+    function: str | None = None  # the function at fault (header, RIP or first useful frame)
+    test: str | None = None  # the test running when it happened (guest markers)
+    time: float | None = None  # printk timestamp
+    frames: list[str] = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
+class TestResult(Record):
+    """One test on one kernel."""
+
+    kernel: str  # "base" / "patched"
+    test: str
+    result: str  # one of RESULTS
+    seconds: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)  # KVM debugfs counters (peak while running)
+    splats: list[Splat] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # '# kpatchkit-metric NAME=VALUE'
+    phases: dict[str, dict] = field(default_factory=dict)  # '# kpatchkit-stat phase=NAME k=v'
+    args: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    known: str | None = None  # why a failure is a known limit (TCG), not the patch's fault
+    preexisting: bool = False  # failed on base as well
+    generated: bool = False  # a gen-tests scenario rather than an upstream selftest
+    output: str = ""  # tail of the test's output
+    faults_per_cow_write: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if self.faults_per_cow_write is None:
+            data.pop("faults_per_cow_write")
+        return data
+
+
+@dataclass
+class KernelRun(Record):
+    """One kernel: how it was built and how its boot went."""
+
+    name: str  # "base" / "patched"
+    commit: str
+    config_hash: str
+    build_seconds: float
+    build_cached: bool = False
+    image: str = ""
+    accel: str = "tcg"
+    boot_seconds: float | None = None  # QEMU start to the guest's first results line
+    seconds: float = 0.0  # whole VM runtime
+    outcome: str = "ok"  # ok / no-boot / panic / hang / qemu-error
+    detail: str = ""
+    console_log: str = ""
+    results_log: str = ""
+    splats: list[Splat] = field(default_factory=list)  # every splat, attributed or not
+
+
+@dataclass
+class RunReport(Record):
+    """What ``kpatchkit run`` returns."""
+
+    tree: str
+    accel: str
+    kernels: list[KernelRun] = field(default_factory=list)
+    results: list[TestResult] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)

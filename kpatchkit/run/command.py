@@ -1,0 +1,130 @@
+"""``kpatchkit run --tree NAME [--series SERIES] [--tests LIST] [--debug] [--json]``.
+
+The CLI layer: it may call other stages' public APIs (apply for the patched commit, gen-tests for
+the generated COW scenarios); the run library (``kpatchkit.run.suite``) does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments for ``run``."""
+    parser.add_argument("--tree", required=True, metavar="NAME",
+                        help="a tree under kernel_src/ or a path to a kernel git tree")
+    parser.add_argument("--series", metavar="SERIES",
+                        help="also build and run the kernel with this series applied (via apply)")
+    parser.add_argument("--msgid", help="pick this thread out of a mailbox given as --series")
+    parser.add_argument("--tests", metavar="LIST",
+                        help="comma-separated tests (upstream programs or generated scenario "
+                             "names); default: the upstream list plus the generated scenarios")
+    parser.add_argument("--debug", action="store_true",
+                        help="build with the debug fragment (PROVE_LOCKING, PROVE_RCU, "
+                             "DEBUG_ATOMIC_SLEEP)")
+    parser.add_argument("--kasan", action="store_true", help="add the KASAN fragment")
+    parser.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto",
+                        help="QEMU acceleration (auto: KVM only with nested virtualisation)")
+    parser.add_argument("--serial", action="store_true",
+                        help="boot the kernels one after the other instead of in parallel")
+    parser.add_argument("--no-generated", action="store_true",
+                        help="do not add gen-tests' COW scenarios")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _generated(tree, out_dir: Path) -> list:
+    """gen-tests' scenarios when that stage is installed, else none."""
+    try:
+        from kpatchkit.gentests import render_scenarios
+    except ImportError:
+        return []
+    return list(render_scenarios(tree, out_dir))
+
+
+def _human(report) -> None:
+    from kpatchkit.console import info
+
+    kernels = [k.name for k in report.kernels]
+    for k in report.kernels:
+        info(f"{k.name}: {k.commit[:12]} config {k.config_hash} built in {k.build_seconds:.0f}s"
+             f"{' (cached)' if k.build_cached else ''}; {k.outcome}"
+             f"{': ' + k.detail if k.detail else ''}; boot {k.boot_seconds}s, VM {k.seconds}s")
+        for s in k.splats:
+            info(f"  SPLAT {s.kind} in {s.function or '?'} at {s.location or '?'} "
+                 f"(test {s.test or '-'}): {s.title}")
+    by = {(r.kernel, r.test): r for r in report.results}
+    tests = list(dict.fromkeys(r.test for r in report.results))
+    width = max([len(t) for t in tests] + [4])
+    info(f"{'test':<{width}}  " + "  ".join(f"{k:<8}" for k in kernels) + "  notes")
+    for t in tests:
+        rs = [by.get((k, t)) for k in kernels]
+        notes = []
+        for r in rs:
+            if r and r.known and r.result != "pass":
+                notes.append(f"known: {r.known}")
+                break
+        if any(r and r.preexisting for r in rs):
+            notes.append("pre-existing (fails on base too)")
+        for r in rs:
+            if r and r.faults_per_cow_write is not None:
+                notes.append(f"{r.kernel} faults/COW write {r.faults_per_cow_write:g}")
+        info(f"{t:<{width}}  " + "  ".join(f"{(r.result if r else '-'):<8}" for r in rs)
+             + ("  " + "; ".join(notes) if notes else ""))
+    s = report.summary
+    info(f"accel {report.accel}; new failures: {', '.join(s.get('new_failures', [])) or 'none'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build, boot, test; exit 0 clean, 1 new failures/splats/panic/hang, 3 no boot."""
+    from kpatchkit.cache import cache_dir
+    from kpatchkit.console import emit_json, info
+    from kpatchkit.errors import KpatchkitError
+    from kpatchkit.run.initramfs import GuestTest
+    from kpatchkit.run.suite import (
+        KernelSpec,
+        exit_code,
+        run_suite,
+        select_tests,
+        upstream_tests,
+    )
+    from kpatchkit.trees.registry import resolve_tree
+
+    tree = resolve_tree(args.tree)
+    repo, base, patched = Path(tree.path), tree.head, None
+    if args.series:
+        from kpatchkit.apply import apply_series
+        from kpatchkit.fetch import load_series
+
+        series = load_series(args.series, msgid=args.msgid, tree_path=tree.path)
+        info("[run] applying the series (apply stage)")
+        applied = apply_series(series, tree, compile=False)
+        if not applied.patched_commit or applied.result not in ("applied", "ported"):
+            raise KpatchkitError(f"the series did not apply to {tree.name} "
+                                 f"({applied.result}); see 'kpatchkit apply'")
+        repo, base, patched = Path(applied.repo), applied.base_commit, applied.patched_commit
+
+    upstream, known = upstream_tests(tree.version)
+    gen_dir = Path(tempfile.mkdtemp(prefix="gen-", dir=cache_dir("runs")))
+    generated = [] if args.no_generated else _generated(tree, gen_dir)
+    wanted = [t.strip() for t in args.tests.split(",") if t.strip()] if args.tests else None
+    gen_by_name = {g.name: g for g in generated}
+    if wanted:
+        generated = [gen_by_name[n] for n in wanted if n in gen_by_name]
+        tests = select_tests(upstream, [n for n in wanted if n not in gen_by_name])
+    else:
+        tests = upstream
+    extras = {g.name: Path(g.c_path) for g in generated}
+    tests = tests + [GuestTest(name=g.name, program=g.name, args=[str(a) for a in g.args],
+                               timeout=int(g.timeout or 180)) for g in generated]
+    kernels = [KernelSpec("base", repo, base)]
+    if patched:
+        kernels.append(KernelSpec("patched", repo, patched))
+    report = run_suite(tree.name, kernels, tests, extra_sources=extras,
+                       accel=None if args.accel == "auto" else args.accel, debug=args.debug,
+                       kasan=args.kasan, parallel=not args.serial, known=known)
+    if args.json:
+        emit_json(report)
+    _human(report)
+    return exit_code(report)

@@ -1,0 +1,76 @@
+#!/bin/busybox sh
+# kpatchkit guest init: run /tests/list (NAME|TIMEOUT|PROGRAM ARGS...) one test at a time with a
+# per-test timeout; write TAP, KVM debugfs counters and dmesg to the results channel (ttyS1),
+# mark each test in the kernel log so splats on the console (ttyS0) can be attributed.
+/bin/busybox --install -s /bin
+export PATH=/bin:/tests
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug
+mkdir -p /dev/shm /tmp /dev/hugepages
+mount -t tmpfs -o size=512m tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null
+R=/dev/ttyS1
+stty -F $R raw -echo 2>/dev/null
+exec 3>$R
+say() { echo "$*" >&3; }
+kmsg() { echo "kpatchkit: $*" > /dev/kmsg; }
+now() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}"; }  # hundredths of a second
+STATS="@STATS@"
+D=/sys/kernel/debug/kvm
+say "KPATCHKIT-RESULTS-BEGIN"
+say "# kpatchkit-guest kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) tdp_mmu=$(cat /sys/module/kvm/parameters/tdp_mmu 2>/dev/null)"
+say "TAP version 13"
+say "1..$(grep -c . /tests/list)"
+i=0
+while IFS='|' read -r name timeout cmd; do
+	[ -n "$name" ] || continue
+	i=$((i + 1))
+	say "# kpatchkit-begin $name"
+	kmsg "begin $name"
+	start=$(now)
+	limit=$((start + timeout * 100))
+	/tests/$cmd > /tmp/out 2>&1 < /dev/null &
+	pid=$!
+	state=done
+	peak=""
+	while kill -0 $pid 2>/dev/null; do
+		cur=""
+		for s in $STATS; do
+			v=0
+			[ -r $D/$s ] && read -r v < $D/$s
+			cur="$cur $s=$v"
+		done
+		case "$cur" in *=[1-9]*) peak="$cur" ;; esac
+		if [ "$(now)" -gt "$limit" ]; then
+			kill -9 $pid 2>/dev/null
+			state=timeout
+			break
+		fi
+		sleep 0.2
+	done
+	wait $pid
+	rc=$?
+	end=$(now)
+	kmsg "end $name"
+	sed 's/^/    /' /tmp/out >&3
+	el=$((end - start))
+	say "# kpatchkit-stats $name seconds=$((el / 100)).$(printf %02d $((el % 100))) exit=$rc$peak"
+	if [ $state = timeout ]; then
+		say "not ok $i $name # TIMEOUT after ${timeout}s"
+	elif [ $rc -eq 0 ]; then
+		say "ok $i $name"
+	elif [ $rc -eq 4 ]; then
+		say "ok $i $name # SKIP exit 4 (KSFT_SKIP)"
+	else
+		say "not ok $i $name # exit=$rc"
+	fi
+done < /tests/list
+say "# kpatchkit-dmesg-begin"
+dmesg | sed 's/^/# /' >&3
+say "# kpatchkit-dmesg-end"
+say "KPATCHKIT-RESULTS-END"
+sync
+reboot -f

@@ -1,0 +1,196 @@
+"""The run library: build kernels, build the tests, boot each kernel, collect and compare.
+
+``run_suite(tree, kernels, tests, extra_sources=...) -> RunReport`` is what ``kpatchkit run``
+and ``kpatchkit.run.run_kernels`` call. It never imports another stage:
+the CLI layer hands it the patched commit and the generated test sources.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kpatchkit.cache import cache_dir, content_hash
+from kpatchkit.console import info
+from kpatchkit.errors import InfraError, KpatchkitError
+from kpatchkit.kernel import kbuild, selftests
+from kpatchkit.records.results import KernelRun, RunReport, TestResult
+from kpatchkit.run import collect, qemu
+from kpatchkit.run.initramfs import GuestTest, build_initramfs, guest_config
+
+DATA = Path(__file__).with_name("data")
+
+
+@dataclass
+class KernelSpec:
+    """A kernel to build and boot: ``name`` ('base'/'patched') at ``commit`` of ``repo``."""
+
+    name: str
+    repo: Path
+    commit: str
+
+
+def upstream_list_path(version: str) -> Path:
+    """data/upstream-<MAJOR.MINOR>.toml, else the newest list not newer than the tree."""
+    lists = {}
+    for p in DATA.glob("upstream-*.toml"):
+        m = re.match(r"upstream-(\d+)\.(\d+)\.toml$", p.name)
+        if m:
+            lists[(int(m.group(1)), int(m.group(2)))] = p
+    want = tuple(int(x) for x in version.split(".")[:2])
+    fitting = [k for k in lists if k <= want] or list(lists)
+    return lists[max(fitting)]
+
+
+def upstream_tests(version: str) -> tuple[list[GuestTest], dict[tuple[str, str], str]]:
+    """The upstream regression list for a kernel version and its known failures.
+
+    Known failures are keyed by (test or program name, accel).
+    """
+    data = tomllib.loads(upstream_list_path(version).read_text())
+    default = int(data.get("defaults", {}).get("timeout", 180))
+    tests = [GuestTest(name=t["name"], program=t.get("program", t["name"]),
+                       args=list(t.get("args", [])), timeout=int(t.get("timeout", default)))
+             for t in data.get("test", [])]
+    known = {(k["name"], k.get("accel", "tcg")): k["reason"] for k in data.get("known", [])}
+    return tests, known
+
+
+def select_tests(all_tests: list[GuestTest], names: Sequence[str] | None) -> list[GuestTest]:
+    """``--tests a,b``: entries of the list by name, or any tree program with default args."""
+    if not names:
+        return list(all_tests)
+    by_name = {t.name: t for t in all_tests}
+    out = []
+    for n in names:
+        out.append(by_name.get(n) or GuestTest(name=n, program=n.split(":")[0]))
+    return out
+
+
+def _fragments(accel: str, debug: bool, kasan: bool) -> list[str]:
+    frags = ["kvm-base", qemu.vendor_fragment(accel), "selftests"]
+    if debug:
+        frags.append("debug")
+    if kasan:
+        frags.append("kasan")
+    return frags
+
+
+def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], *,
+                extra_sources: dict[str, Path] | None = None, accel: str | None = None,
+                debug: bool = True, kasan: bool = False, parallel: bool = True,
+                smp: int | None = None, known: dict[tuple[str, str], str] | None = None,
+                append_extra: str = "", vm_timeout: float | None = None,
+                work_dir: Path | None = None, jobs: int | None = None,
+                progress: Callable[[str], None] = info) -> RunReport:
+    """Build every kernel, boot each with ``tests``, and return the compared results."""
+    if not kernels:
+        raise KpatchkitError("nothing to run: no kernel given")
+    names = [t.name for t in tests]
+    if len(set(names)) != len(names):
+        raise KpatchkitError("test names must be unique within a run")
+    accel = accel or qemu.detect_accel()
+    frags = _fragments(accel, debug, kasan)
+    report = RunReport(tree=tree, accel=accel)
+
+    images = []
+    for spec in kernels:
+        progress(f"[run] building the {spec.name} kernel ({spec.commit[:12]}, "
+                 f"{' '.join(frags)})")
+        img = kbuild.build_image(spec.repo, spec.commit, frags, jobs=jobs)
+        progress(f"[run] {spec.name} kernel {'cached' if img.cached else 'built'} "
+                 f"({img.build_seconds:.0f}s to build)")
+        images.append(img)
+
+    extras = dict(extra_sources or {})
+    programs = sorted({t.program for t in tests} - set(extras))
+    progress(f"[run] building {len(programs)} selftests + {len(extras)} generated tests")
+    binaries = selftests.build_selftests(kernels[0].repo, kernels[0].commit, programs, extras)
+    initrd = build_initramfs(tests, binaries)
+    timeouts = {t.name: t.timeout for t in tests}
+    known_here = {name: reason for (name, acc), reason in (known or {}).items() if acc == accel}
+    known_by_test = {t.name: known_here.get(t.name) or known_here.get(t.program)
+                     for t in tests}
+    known_by_test = {k: v for k, v in known_by_test.items() if v}
+    vm_smp = smp or (1 if parallel and len(kernels) > 1 else guest_config()["qemu"]["smp"])
+    run_dir = work_dir or cache_dir("runs") / content_hash(tree, *[i.path.name + str(i.path.parent)
+                                                      for i in images], str(initrd))
+
+    def boot(idx: int) -> tuple[KernelRun, list[TestResult]]:
+        spec, img = kernels[idx], images[idx]
+        progress(f"[run] booting {spec.name} ({accel}, {len(tests)} tests)")
+        vm = qemu.run_vm(img.path, initrd, run_dir / spec.name, accel=accel,
+                         test_timeouts=timeouts, smp=vm_smp, append_extra=append_extra,
+                         total_timeout=vm_timeout,
+                         on_test=lambda name, s=spec.name: progress(f"[{s}] {name}"))
+        results, splats, panic = collect.collect(spec.name, tests, vm, known_by_test)
+        outcome = {"ok": "ok", "timeout": "hang", "no-boot": "no-boot"}.get(vm.status, "died")
+        if panic:
+            outcome = "panic"
+        detail = panic or (f"killed after {vm.seconds:.0f}s while running {vm.hung_test}"
+                           if vm.status == "timeout" else "")
+        if vm.status == "no-boot":
+            detail = "the guest never reached its init (see console log)"
+        run = KernelRun(name=spec.name, commit=img.commit, config_hash=img.config_hash,
+                        build_seconds=img.build_seconds, build_cached=img.cached,
+                        image=str(img.path), accel=accel, boot_seconds=vm.boot_seconds,
+                        seconds=vm.seconds, outcome=outcome, detail=detail,
+                        console_log=str(vm.console), results_log=str(vm.results),
+                        splats=splats)
+        progress(f"[run] {spec.name}: {outcome} in {vm.seconds:.0f}s; "
+                 f"{sum(r.result == 'pass' for r in results)}/{len(results)} passed, "
+                 f"{len(splats)} splat(s)")
+        return run, results
+
+    if parallel and len(kernels) > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(kernels)) as pool:
+            done = list(pool.map(boot, range(len(kernels))))
+    else:
+        done = [boot(i) for i in range(len(kernels))]
+    for run, results in done:
+        report.kernels.append(run)
+        report.results.extend(results)
+    _compare(report, {t.name for t in tests if t.program in extras or t.name in extras})
+    return report
+
+
+def _compare(report: RunReport, generated: set[str]) -> None:
+    """Mark failures present on base too as pre-existing; fill the summary."""
+    bad = ("fail", "error", "timeout")
+    base = {r.test: r for r in report.results if r.kernel == "base"}
+    for r in report.results:
+        r.generated = r.test in generated
+        if r.kernel != "base" and r.result in bad and base.get(r.test) \
+                and base[r.test].result in bad:
+            r.preexisting = True
+            base[r.test].preexisting = True
+    new_failures = [f"{r.kernel}:{r.test}" for r in report.results
+                    if r.result in bad and not r.known and not r.preexisting]
+    report.summary = {
+        "tests": len({r.test for r in report.results}),
+        "by_kernel": {k.name: {res: sum(1 for r in report.results
+                                        if r.kernel == k.name and r.result == res)
+                               for res in ("pass", "fail", "skip", "error", "timeout")}
+                      for k in report.kernels},
+        "splats": {k.name: len(k.splats) for k in report.kernels},
+        "known": sorted({f"{r.test}" for r in report.results if r.known}),
+        "preexisting": sorted({r.test for r in report.results if r.preexisting}),
+        "new_failures": new_failures,
+        "infra": {k.name: k.outcome for k in report.kernels if k.outcome not in ("ok",)},
+    }
+
+
+def exit_code(report: RunReport) -> int:
+    """0 clean; 1 new failures or splats; raises InfraError when a kernel did not boot."""
+    no_boot = [k for k in report.kernels if k.outcome == "no-boot"]
+    if no_boot:
+        raise InfraError(f"{', '.join(k.name for k in no_boot)} kernel did not boot; "
+                         f"console log: {no_boot[0].console_log}")
+    if report.summary.get("new_failures") or any(k.splats for k in report.kernels) \
+            or any(k.outcome in ("panic", "hang", "died") for k in report.kernels):
+        return 1
+    return 0
