@@ -54,12 +54,13 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def test_name(scenario_id: str) -> str:
+def binary_name(scenario_id: str) -> str:
     """The binary (and TAP) name of a scenario's test."""
     return f"{scenario_id}_test"
 
 
-def _select(scenarios: list[str] | None) -> list[str]:
+def select_scenarios(scenarios: list[str] | None) -> list[str]:
+    """The scenario ids to render (all when ``scenarios`` is empty); unknown ones are an error."""
     known = load_scenarios()
     if not scenarios:
         return list(known)
@@ -76,7 +77,7 @@ def render_one(lib: SelftestLib, scenario_id: str) -> str:
     try:
         return _env().get_template(sc["template"]).render(
             lib=lib,
-            name=test_name(scenario_id),
+            name=binary_name(scenario_id),
             scenario_id=scenario_id,
             template=sc["template"],
             title=sc["title"],
@@ -103,9 +104,9 @@ def render_root(root: Path, out_dir: Path, scenarios: list[str] | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tests = []
-    for sid in _select(scenarios):
+    for sid in select_scenarios(scenarios):
         sc = load_scenarios()[sid]
-        name = test_name(sid)
+        name = binary_name(sid)
         c_path = out_dir / f"{name}.c"
         c_path.write_text(render_one(lib, sid))
         tests.append(GeneratedTest(

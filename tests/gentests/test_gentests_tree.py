@@ -1,0 +1,96 @@
+"""gen-tests against the real Debian trees: probe, checkpatch, static compile, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from gentests_helpers import TREES, golden_lib, real_tree
+
+from kpatchkit.cli import main
+from kpatchkit.errors import KpatchkitError
+from kpatchkit.gentests import render_scenarios
+from kpatchkit.gentests.probe import SELFTEST_DIR, probe_tree
+
+pytestmark = [pytest.mark.tree, pytest.mark.timeout(1800)]
+SERIES = {"deb61": "6.1", "deb612": "6.12"}
+
+
+@pytest.fixture(scope="module", params=sorted(TREES))
+def tree(request):
+    return real_tree(request.param)
+
+
+def test_probe_of_the_real_tree_is_the_golden_one(tree) -> None:
+    """The goldens are rendered from this probe result; a drift here means regenerate both."""
+    lib = probe_tree(Path(tree.path))
+    assert lib == golden_lib(SERIES[tree.name])
+    for where in lib.evidence.values():  # every fact cites a line that exists
+        path, line = where.rsplit(":", 1)
+        assert int(line) <= len((Path(tree.path) / path).read_text().splitlines())
+
+
+def test_rendered_tests_pass_the_trees_checkpatch(tree, tmp_path: Path) -> None:
+    tests = render_scenarios(tree, tmp_path)
+    checkpatch = Path(tree.path) / "scripts" / "checkpatch.pl"
+    for t in tests:
+        proc = subprocess.run(["perl", str(checkpatch), "--no-tree", "-f", str(t.c_path)],
+                              capture_output=True, text=True)
+        totals = [ln for ln in proc.stdout.splitlines() if ln.startswith("total:")]
+        assert totals, proc.stdout + proc.stderr
+        assert totals[0].startswith("total: 0 errors, 0 warnings"), (t.name, proc.stdout)
+
+
+@pytest.mark.build
+def test_rendered_tests_compile_as_static_binaries(tree, tmp_path: Path) -> None:
+    from kpatchkit.gentests.build import build_tests
+
+    tests = render_scenarios(tree, tmp_path)
+    binaries = build_tests(tree, tests)
+    assert set(binaries) == {t.name for t in tests}
+    for name, path in binaries.items():
+        headers = subprocess.run(["readelf", "-lh", str(path)], capture_output=True,
+                                 text=True, check=True).stdout
+        assert "Advanced Micro Devices X86-64" in headers, name
+        assert "INTERP" not in headers, f"{name} is dynamically linked"
+
+
+def test_probe_names_what_a_library_lacks(tree, tmp_path: Path) -> None:
+    """A selftest library without vm_set_user_memory_region() cannot host these tests."""
+    root = tmp_path / "tree"
+    src = Path(tree.path)
+    for rel in (SELFTEST_DIR / "include", SELFTEST_DIR / "lib"):
+        shutil.copytree(src / rel, root / rel)
+    for rel in ("Makefile", "arch/x86/kvm/x86.c", "tools/testing/selftests/kselftest.h"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / rel, root / rel)
+    assert probe_tree(root) == probe_tree(src)
+    for h in (root / SELFTEST_DIR / "include").glob("*.h"):
+        h.write_text(h.read_text().replace("void vm_set_user_memory_region(", "void x("))
+    with pytest.raises(KpatchkitError, match="vm_set_user_memory_region"):
+        probe_tree(root)
+
+
+def test_cli_json_is_one_object_with_the_tests(tree, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["gen-tests", "--tree", tree.name, "--out", str(out),
+                 "--scenario", "cow_fork", "--scenario", "write_only_control", "--json"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["version"] == tree.version
+    assert [t["scenario"] for t in data["tests"]] == ["cow_fork", "write_only_control"]
+    fork = data["tests"][0]
+    assert Path(fork["c_path"]).read_text().startswith("// SPDX-License-Identifier: GPL-2.0")
+    assert fork["expectations"]["faults_per_cow_write"]["patched"] == {"max": 1.05}
+    assert data["tests"][1]["expectations"]["control"] is True
+
+
+def test_cli_errors_are_one_line_exit_2(tree, tmp_path: Path, capsys) -> None:
+    assert main(["gen-tests", "--tree", tree.name, "--out", str(tmp_path),
+                 "--scenario", "bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kpatchkit: error: unknown scenario bogus")
+    assert main(["gen-tests", "--out", str(tmp_path)]) == 2
