@@ -95,16 +95,26 @@ def _matrix(result: ReviewResult) -> tuple[list[str], list[dict[str, Any]]]:
     return kernels, ordered
 
 
+def _splat(kernel: str, test: str, s: Any) -> dict[str, Any]:
+    s = s if isinstance(s, dict) else {"title": str(s)}
+    return {"kernel": kernel, "test": s.get("test") or test or "",
+            "kind": s.get("kind") or s.get("type") or "splat",
+            "title": s.get("title") or s.get("message") or s.get("line") or "",
+            "function": s.get("function") or "", "location": s.get("location") or "",
+            "log": s.get("log") or s.get("excerpt") or s.get("text") or ""}
+
+
 def _splats(result: ReviewResult) -> list[dict[str, Any]]:
+    """Every splat: the kernel-level list (attributed or not) when the run gives one."""
     out = []
+    kernels = (result.run or {}).get("kernels") or []
+    with_list = {str(k.get("name")) for k in kernels if "splats" in k}
+    for k in kernels:
+        out += [_splat(str(k.get("name")), "", s) for s in k.get("splats") or []]
     for r in result.results():
-        for s in r.get("splats") or []:
-            s = s if isinstance(s, dict) else {"title": str(s)}
-            out.append({"kernel": r.get("kernel", ""), "test": r.get("test", ""),
-                        "kind": s.get("kind") or s.get("type") or "splat",
-                        "title": s.get("title") or s.get("message") or s.get("line") or "",
-                        "function": s.get("function", ""),
-                        "log": s.get("log") or s.get("excerpt") or s.get("text") or ""})
+        if str(r.get("kernel")) not in with_list:
+            out += [_splat(str(r.get("kernel", "")), str(r.get("test", "")), s)
+                    for s in r.get("splats") or []]
     return out
 
 

@@ -205,20 +205,52 @@ def _splat_key(s: Any) -> str:
     return str(s)
 
 
+INFRA_OUTCOMES = ("no-boot", "died", "qemu-error")  # the VM, not the kernel under test, failed
+
+
+def kernel_runs(result: ReviewResult) -> dict[str, dict[str, Any]]:
+    """The run stage's kernels by name (base/patched)."""
+    return {str(k.get("name")): k for k in (result.run or {}).get("kernels") or []}
+
+
+def infra_problems(result: ReviewResult) -> list[str]:
+    """Why the run cannot judge the patch: a VM that did not boot, or a broken base kernel."""
+    out = []
+    for name, k in kernel_runs(result).items():
+        outcome = k.get("outcome", "ok")
+        if outcome in INFRA_OUTCOMES or (name == "base" and outcome != "ok"):
+            out.append(f"{name} kernel: {outcome}{': ' + k['detail'] if k.get('detail') else ''}")
+    return out
+
+
 def introduced_failures(result: ReviewResult) -> list[str]:
-    """Tests that fail, or splats that appear, on the patched kernel but not on base."""
+    """Tests that fail, splats that appear, or a kernel that dies on patched but not on base."""
     base = {r.get("test"): r for r in result.results("base")}
     out = []
+    kernels = kernel_runs(result)
+    kp, kb = kernels.get("patched", {}), kernels.get("base", {})
+    if kp.get("outcome", "ok") not in ("ok", *INFRA_OUTCOMES) and kb.get("outcome", "ok") == "ok":
+        out.append(f"patched kernel: {kp.get('outcome')}: {kp.get('detail', '')}".rstrip(": "))
     for r in result.results("patched"):
         b = base.get(r.get("test"))
-        if r.get("result") in BAD_RESULTS and (b is None or b.get("result") not in BAD_RESULTS):
+        if r.get("result") in BAD_RESULTS and not r.get("known") and (
+                b is None or b.get("result") not in BAD_RESULTS):
             out.append(f"{r.get('test')}: {r.get('result')} on patched, "
                        f"{(b or {}).get('result', 'not run')} on base")
-        base_splats = {_splat_key(s) for s in (b or {}).get("splats") or []}
-        for s in r.get("splats") or []:
-            if _splat_key(s) not in base_splats:
-                title = s.get("title") or s.get("kind") if isinstance(s, dict) else s
-                out.append(f"{r.get('test')}: new splat on patched: {title}")
+    # Splats: every splat the kernel printed (attributed to a test or not), else per test.
+    def splats(kernel: str) -> list[Any]:
+        k = kernels.get(kernel, {})
+        if "splats" in k:
+            return list(k.get("splats") or [])
+        return [s for r in result.results(kernel) for s in r.get("splats") or []]
+
+    base_keys = {_splat_key(s) for s in splats("base")}
+    for s in splats("patched"):
+        if _splat_key(s) not in base_keys:
+            title = (s.get("title") or s.get("kind")) if isinstance(s, dict) else s
+            where = f" in {s.get('function')}()" if isinstance(s, dict) and s.get("function") \
+                else ""
+            out.append(f"new splat on patched{where}: {title}")
     return out
 
 
@@ -248,6 +280,12 @@ def compute_verdict(result: ReviewResult) -> Verdict:
                    if not any(x.startswith(s.test + ":") for x in introduced)]
     v.introduced_failures = len(introduced)
     reasons += introduced
+    infra = infra_problems(result)
+    if infra and not failed:
+        v.status, v.exit_code = "infra", 3
+        v.headline = "Infrastructure failure: a kernel could not be judged"
+        v.reasons = infra + reasons
+        return v
     if failed:
         worst = max(failed, key=lambda s: s.exit_code)
         v.exit_code = worst.exit_code if worst.exit_code in (1, 2, 3) else 3

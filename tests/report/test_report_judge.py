@@ -92,3 +92,36 @@ def test_gentests_contract_shape_and_correctness_only_scenarios() -> None:
     assert by["cow_anon_thp_off"].outcome == "reproduced" and by["cow_anon_thp_off"].is_claim
     assert by["write_only"].outcome == "passed" and not by["write_only"].is_claim
     assert r.verdict.claim == "reproduced"
+
+
+def _kernels(r, base="ok", patched="ok", splats=None):
+    r.run["kernels"][0]["outcome"] = base
+    r.run["kernels"][1]["outcome"] = patched
+    r.run["kernels"][1]["splats"] = splats or []
+    r.run["kernels"][0]["splats"] = []
+    return finalize(r)
+
+
+def test_patched_kernel_panic_is_introduced() -> None:
+    r = _kernels(make_review(), patched="panic")
+    assert r.verdict.exit_code == 1 and "patched kernel: panic" in r.verdict.reasons[0]
+
+
+def test_vm_that_does_not_boot_is_infrastructure() -> None:
+    assert _kernels(make_review(), patched="no-boot").verdict.exit_code == 3
+    assert _kernels(make_review(), base="panic").verdict.exit_code == 3
+
+
+def test_unattributed_kernel_splat_on_patched_is_introduced() -> None:
+    r = _kernels(make_review(), splats=[{"kind": "suspicious_rcu", "title": "suspicious RCU usage",
+                                          "function": "kvm_tdp_mmu_set_spte_gfn"}])
+    assert r.verdict.exit_code == 1
+    assert any("kvm_tdp_mmu_set_spte_gfn" in x for x in r.verdict.reasons)
+
+
+def test_known_limit_failing_only_on_patched_is_not_the_patch() -> None:
+    r = make_review()
+    for res in r.run["results"]:
+        if res["test"] == "svm_nested_soft_inject_test" and res["kernel"] == "base":
+            res["result"] = "pass"
+    assert finalize(r).verdict.exit_code == 0

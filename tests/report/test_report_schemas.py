@@ -46,7 +46,7 @@ def test_junit_validates(junit_schema, variant) -> None:
     suites = {s.get("name"): s for s in doc.iter("testsuite")}
     assert set(suites) >= {"apply", "analysis", "selftests.base", "selftests.patched",
                            "scenarios"}
-    assert suites["selftests.base"].get("failures") == "1"  # the known TCG failure
+    assert suites["selftests.base"].get("skipped") == "1"  # the known TCG failure
     if variant == "findings":
         assert suites["analysis"].get("failures") == "4"
 
