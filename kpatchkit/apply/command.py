@@ -1,0 +1,72 @@
+"""``kpatchkit apply SERIES --tree NAME [--prereq SERIES]... [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments for ``apply``."""
+    parser.add_argument("series", metavar="SERIES",
+                        help="anything 'kpatchkit fetch' reads (mail, mbox, archive page, URL...)")
+    parser.add_argument("--tree", required=True, metavar="NAME",
+                        help="a tree under kernel_src/ or a path to a kernel git tree")
+    parser.add_argument("--prereq", action="append", default=[], metavar="SERIES",
+                        help="a series/patch to apply first (repeatable)")
+    parser.add_argument("--msgid", help="pick this thread out of a mailbox")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip compiling the touched objects")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _human(applied) -> None:
+    from kpatchkit.console import info
+
+    b = applied.base
+    info(f"base: {b.commit[:12]} by {b.method} ({'found' if b.found else 'not found'}): "
+         f"{b.reason}")
+    for c in applied.commits:
+        info(f"  {c.sha[:12]} [{c.kind}/{c.method}] {c.subject}")
+    for d in applied.drift_rules:
+        info(f"drift: {d.old} -> {d.new} ({len(d.edits)} line(s))")
+    for m in applied.missing_symbols:
+        where = f" ({m.patch_line.patch} line {m.patch_line.line})" if m.patch_line else ""
+        info(f"missing in the tree: {m.symbol}{where}")
+    if applied.compile:
+        c = applied.compile
+        info(f"compile: {c.status} {' '.join(c.objects)}"
+             + (f" in {c.seconds} s" if c.seconds is not None else "")
+             + (" (cached)" if c.cached else "") + (f": {c.note}" if c.note else ""))
+        for e in c.errors:
+            pl = e.patch_line
+            info(f"  {e.file}:{e.line}: {e.message}"
+                 + (f" <- {pl.patch} diff line {pl.line}: {pl.text.strip()}" if pl else ""))
+    if applied.obsolete:
+        o = applied.obsolete
+        info(f"obsolete: {o.patch} changes {o.function}() which {applied.tree} "
+             f"({applied.tree_version}) does not have"
+             + (f"; removed by {o.removed_by}" if o.removed_by else f"; {o.note}"))
+    if applied.failure:
+        f = applied.failure
+        info(f"failed: {f['patch']} {f['file']} hunk {f['hunk']}: {f['reason']}")
+    info(f"result: {applied.result}; worktree {applied.worktree} branch {applied.branch}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the series, resolve the tree, apply; exit 0 applied/ported+compiled, 1 otherwise."""
+    from kpatchkit.apply import apply_series
+    from kpatchkit.console import emit_json
+    from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA
+    from kpatchkit.fetch import load_series
+    from kpatchkit.trees.registry import resolve_tree
+
+    tree = resolve_tree(args.tree)
+    series = load_series(args.series, msgid=args.msgid, tree_path=tree.path)
+    prereqs = [load_series(p, tree_path=tree.path) for p in args.prereq]
+    applied = apply_series(series, tree, prereqs=prereqs, compile=not args.no_compile)
+    if args.json:
+        emit_json(applied)
+    _human(applied)
+    if applied.compile is not None and applied.compile.status == "error":
+        return EXIT_INFRA
+    return EXIT_CLEAN if applied.ok else EXIT_FINDINGS
