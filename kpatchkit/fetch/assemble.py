@@ -106,6 +106,10 @@ def _why_no_patch(mails: list[Patch], covers: list[Patch], source: str) -> str:
         c = covers[0]
         return (f"{source} holds only a cover letter ('{c.raw_subject[:60]}') and no patch; "
                 "fetch the whole thread (BASE/MSGID/t.mbox.gz or the mbox)")
+    with_diff = [m for m in mails if m.files]
+    if with_diff:
+        return (f"{source}: the only diffs are in replies ('{with_diff[0].raw_subject[:60]}'), "
+                "which are review comments, not the series; fetch the patches themselves")
     binary = [b for m in mails for b in m.binary_attachments]
     if binary:
         return (f"{source}: no diff found; the mail has a binary attachment ({binary[0]}) "

@@ -125,8 +125,12 @@ def parse_diff(lines: list[str], *, strict: bool) -> DiffParse:
             cur.header.append(line)
             i += 1
             if line == "GIT binary patch":
-                while i < n and lines[i].strip():
-                    cur.header.append(lines[i])
+                # forward block, then an optional reverse block, each ended by a blank line
+                while i < n and lines[i].startswith(("literal ", "delta ")):
+                    while i < n and lines[i].strip():
+                        cur.header.append(lines[i])
+                        i += 1
+                    cur.header.append("")
                     i += 1
             continue
         hm = HUNK_RE.match(line)

@@ -36,13 +36,12 @@ def patch_mail(p: Patch) -> str:
     message = p.body.strip("\n")
     if p.trailers:
         message += ("\n\n" if message else "") + "\n".join(f"{k}: {v}" for k, v in p.trailers)
-    parts = [message, "---"]
-    if p.diffstat:
-        parts.append(p.diffstat + "\n")
-    parts.append(p.diff.rstrip("\n"))
+    body = message + "\n---\n" + (p.diffstat + "\n\n" if p.diffstat else "")
+    # the diff as rendered: a binary patch's blank line before the signature matters
+    body += p.diff if p.diff.endswith("\n") else p.diff + "\n"
     if p.base_commit:
-        parts.append(f"\nbase-commit: {p.base_commit}")
-    body = "\n".join(parts) + "\n-- \nkpatchkit\n"
+        body += f"\nbase-commit: {p.base_commit}\n"
+    body += "-- \nkpatchkit\n"
     # mboxrd: a body line that would read as a message separator gets one more '>'
     body = _SEPARATOR_LIKE.sub(r">\1", body)
     return "\n".join(h for h in headers if h) + "\n\n" + body + "\n"

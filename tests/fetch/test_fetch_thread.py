@@ -146,3 +146,28 @@ def test_stdin(lore: Path, monkeypatch, capsys) -> None:
     assert main(["fetch", "-", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)["series"]
     assert [p["index"] for p in s["patches"]] == [1, 2] and s["source_kind"] == "mbox"
+
+
+def test_binary_rename_and_new_file_round_trip_through_git_am(tmp_path: Path) -> None:
+    """format-patch output with a GIT binary patch, a rename and a new file survives fetch."""
+    src = tmp_path / "src"
+    git("init", "-q", str(src))
+    (src / "fw.bin").write_bytes(b"a\0b")
+    (src / "old.c").write_text("int a;\n")
+    git("add", ".", cwd=src)
+    git("commit", "-qm", "base", cwd=src)
+    (src / "fw.bin").write_bytes(b"x\0yz\0")
+    git("mv", "old.c", "new.c", cwd=src)
+    (src / "added.h").write_text("#define X 1\n")
+    git("add", ".", cwd=src)
+    git("commit", "-qm", "binary, rename, new file", cwd=src)
+    (tmp_path / "p.patch").write_text(git("format-patch", "-1", "--binary", "--stdout", cwd=src))
+    git("reset", "-q", "--hard", "HEAD~1", cwd=src)
+    (p,) = load_series(str(tmp_path / "p.patch")).patches
+    kinds = {(f.old_path, f.new_path, f.binary) for f in p.files}
+    assert kinds == {("fw.bin", "fw.bin", True), ("old.c", "new.c", False),
+                     (None, "added.h", False)}
+    (tmp_path / "out.mbox").write_text(series_mbox([p]))
+    git("am", str(tmp_path / "out.mbox"), cwd=src)
+    assert (src / "fw.bin").read_bytes() == b"x\0yz\0" and (src / "new.c").exists()
+    assert (src / "added.h").read_text() == "#define X 1\n"
