@@ -45,6 +45,20 @@ def _secs(value: Any) -> str:
     return f"{v:.1f} s"
 
 
+def blob_names(blobs: Any) -> list[str]:
+    """Preimage blob ids from apply's ``base.blobs`` (strings or {blob, path, ...} objects)."""
+    out = []
+    for b in blobs or []:
+        if isinstance(b, dict):
+            name = str(b.get("blob") or b.get("id") or "")
+            if b.get("path"):
+                name += f" ({b['path']})"
+            out.append(name)
+        else:
+            out.append(str(b))
+    return out
+
+
 _FINDING_DEFAULTS = {"id": "", "check": "", "function": "", "file": "", "line": 0, "message": "",
                      "status": "", "severity": ""}
 
@@ -132,6 +146,7 @@ def _context(result: ReviewResult) -> dict[str, Any]:
         "series": result.series,
         "applied": applied,
         "base": applied.get("base") or {},
+        "blobs": blob_names((applied.get("base") or {}).get("blobs")),
         "compile": applied.get("compile") or {},
         "commits": applied.get("commits") or [],
         "drift_rules": applied.get("drift_rules") or [],

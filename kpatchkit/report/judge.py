@@ -266,7 +266,7 @@ def compute_verdict(result: ReviewResult) -> Verdict:
         obs = applied.get("obsolete")
         what = obs.get("function") if isinstance(obs, dict) else obs
         reasons.append(f"obsolete on this tree: {what or 'the patched code is gone'}")
-    if applied and applied.get("compile") and not applied["compile"].get("ok", True):
+    if applied and (applied.get("compile") or {}).get("ok") is False:
         reasons.append("the ported series does not compile")
     if v.new_findings:
         reasons.append(f"{v.new_findings} new analysis finding(s)")

@@ -10,6 +10,7 @@ import textwrap
 
 from kpatchkit import __version__
 from kpatchkit.records.review import ReviewResult
+from kpatchkit.report.html import blob_names
 
 
 def _wrap(text: str, width: int, **kw) -> list[str]:
@@ -29,7 +30,7 @@ def _apply_line(result: ReviewResult) -> str:
     base = a.get("base") or {}
     head = str(a.get("result", "?"))
     if not base.get("found"):
-        blobs = ", ".join(base.get("blobs") or [])
+        blobs = ", ".join(blob_names(base.get("blobs")))
         head += f" (base {blobs + ' ' if blobs else ''}not in the tree; applied on its HEAD)"
     parts = [head]
     rules = a.get("drift_rules") or []
@@ -37,9 +38,11 @@ def _apply_line(result: ReviewResult) -> str:
         names = [r.get("name") or r.get("id") or str(r) if isinstance(r, dict) else str(r)
                  for r in rules]
         parts.append("drift rules: " + ", ".join(names))
-    comp = a.get("compile")
-    if comp:
+    comp = a.get("compile") or {}
+    if comp.get("ok") is not None:
         parts.append("compiles" if comp.get("ok") else "DOES NOT COMPILE")
+    elif comp:
+        parts.append(f"compile {comp.get('status') or 'not run'}")
     return "; ".join(parts)
 
 

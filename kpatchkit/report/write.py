@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from kpatchkit.console import dumps
+from kpatchkit.errors import InfraError
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.html import render_report
 from kpatchkit.report.junit import render_junit
@@ -32,19 +34,27 @@ def write_reports(result: ReviewResult, out_dir: Path,
                   patch_diffs: list[str] | None = None) -> dict[str, Path]:
     """Render all report files into ``out_dir``; return {file name: path}."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = {
-        "report.html": render_report(result),
-        "junit.xml": render_junit(result),
-        "findings.sarif": json.dumps(build_sarif(result), indent=2) + "\n",
-        "results.json": dumps(build_results(result, patch_diffs=patch_diffs)) + "\n",
-        "summary.txt": render_summary(result),
-        REVIEW_JSON: dumps(result) + "\n",
+    renderers: dict[str, Callable[[], str]] = {
+        REVIEW_JSON: lambda: dumps(result) + "\n",
+        "results.json": lambda: dumps(build_results(result, patch_diffs=patch_diffs)) + "\n",
+        "junit.xml": lambda: render_junit(result),
+        "findings.sarif": lambda: json.dumps(build_sarif(result), indent=2) + "\n",
+        "summary.txt": lambda: render_summary(result),
+        "report.html": lambda: render_report(result),
     }
-    paths = {}
-    for name, text in texts.items():
+    paths, broken = {}, []
+    for name, render in renderers.items():
+        try:
+            text = render()
+        except Exception as exc:  # noqa: BLE001 - one broken renderer must not cost the others
+            broken.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
         path = out_dir / name
         _atomic_write(path, text)
         paths[name] = path
+    if broken:
+        raise InfraError("could not render " + "; ".join(broken) + " (the other report files "
+                         f"are in {out_dir}; 'kpatchkit report {out_dir}' re-renders)")
     return paths
 
 

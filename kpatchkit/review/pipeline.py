@@ -219,7 +219,7 @@ class Review:
             self._apply()
         applied = r.applied or {}
         ready = bool(applied.get("patched_commit")) and applied.get("result") != "obsolete" \
-            and (applied.get("compile") or {}).get("ok", True) and not self._failed()
+            and (applied.get("compile") or {}).get("ok") is not False and not self._failed()
         if ready:
             self._analyze()
             self._gen_tests()

@@ -123,3 +123,19 @@ def test_claims_table_renders_issue8_records(review) -> None:
     assert "17000+ TDP faults" in part and "b-not-reproduced" in part
     assert "diskless &lt;boot&gt;" in part and "4 ± 2 saved per boot" in part
     assert "not reproduced - 4 ± 2 saved per boot" in " ".join(render_summary(review).split())
+
+
+def test_apply_stage_shape_as_committed_renders(tmp_path, review) -> None:
+    """apply's JSON: blobs as objects, compile skipped (ok None), notes and failure keys."""
+    review.applied["base"]["blobs"] = [{"path": "arch/x86/kvm/mmu/tdp_mmu.c",
+                                        "blob": "6250bd3d20c1", "patch": "1/2",
+                                        "in_tree": False, "commit": None}]
+    review.applied["compile"] = {"status": "skipped", "ok": None, "objects": [], "errors": [],
+                                 "note": "compile=False"}
+    review.applied.update(notes=["a <note>"], failure=None, missing_symbols=[])
+    finalize(review)
+    assert review.verdict.exit_code == 0  # a skipped compile is not a failed one
+    write_reports(review, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "6250bd3d20c1 (arch/x86/kvm/mmu/tdp_mmu.c)" in html and "a &lt;note&gt;" in html
+    assert "compile skipped" in (tmp_path / "summary.txt").read_text()
