@@ -72,16 +72,34 @@ def _finding(f: dict[str, Any], excerpts: dict[str, list]) -> dict[str, Any]:
     return out
 
 
+def lock_context(ctx: dict[str, Any]) -> str:
+    """Analyzer lock state as a reviewer reads it: 'mmu_lock write, RCU 1, preempt off'."""
+    parts = []
+    lock = ctx.get("mmu_lock")
+    parts.append(f"mmu_lock {lock}" if lock and lock != "none" else "no mmu_lock")
+    if ctx.get("rcu"):
+        parts.append(f"RCU read-side (depth {ctx['rcu']})")
+    parts += [f"spinlock {x}" for x in ctx.get("spinlocks") or []]
+    parts += ["preemption off"] if ctx.get("preempt_off") else []
+    parts += ["IRQs off"] if ctx.get("irqs_off") else []
+    parts += [f"in {w}" for w in ctx.get("walks") or []]
+    if (ctx.get("paths") or 1) > 1:
+        parts.append(f"over {ctx['paths']} paths")
+    return ", ".join(parts)
+
+
 def _added_calls(analysis: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for c in analysis.get("added_calls") or []:
-        ctx = c.get("context", "")
+        ctx, needs = c.get("context", ""), ""
         if isinstance(ctx, dict):
-            ctx = ", ".join(f"{k}: {v}" for k, v in ctx.items())
+            needs = ", ".join(map(str, ctx.get("needs") or []))
+            ctx = lock_context(ctx)
         elif isinstance(ctx, list):
             ctx = ", ".join(str(x) for x in ctx)
         rows.append({"function": c.get("function", ""), "call": c.get("call", ""),
-                     "line": c.get("line", ""), "context": ctx, "note": c.get("note", "")})
+                     "line": c.get("line", ""), "context": ctx, "needs": needs,
+                     "note": c.get("note", "")})
     return rows
 
 

@@ -317,6 +317,9 @@ def compute_verdict(result: ReviewResult) -> Verdict:
             v.headline += ", claim reproduced"
         elif v.claim in ("partly", "not-reproduced"):
             v.headline += f", claim {v.claim.replace('-', ' ')}"
+        skipped = [s.name for s in result.stages if s.status == "skipped"]
+        if skipped:
+            v.headline += f" (not run: {', '.join(skipped)})"
     v.reasons = reasons
     return v
 
