@@ -62,11 +62,32 @@ def load_series(source: str, *, msgid: str | None = None,
         warnings.extend(notes)
     series = assemble(mails, msgid=msgid or fetched.msgid, source=str(source),
                       kind=fetched.kind)
+    tree = Path(tree_path) if tree_path else None
+    overlay: dict[str, list[str]] = {}  # files as the series' earlier patches leave them
     for p in series.patches:
         if p.whitespace_damaged:
-            warnings.extend(repair_patch(p, Path(tree_path) if tree_path else None))
+            warnings.extend(repair_patch(p, tree, overlay))
+        if tree is not None:
+            _advance(overlay, p, tree)
     series.warnings = warnings + series.warnings
     return series
+
+
+def _advance(overlay: dict[str, list[str]], patch: Patch, tree: Path) -> None:
+    """Apply ``patch`` to the overlay so the next damaged patch is matched against it."""
+    from kpatchkit.fetch.whitespace import apply_hunks, read_target
+
+    for f in patch.files:
+        if f.binary or not f.hunks:
+            continue
+        base = overlay.get(f.old_path or "") if f.old_path else []
+        if base is None:
+            base = read_target(tree, f.old_path)
+        new = apply_hunks(base, f.hunks) if base is not None else None
+        if new is not None and f.new_path:
+            overlay[f.new_path] = new
+        if f.old_path and f.old_path != f.new_path:
+            overlay.pop(f.old_path, None)  # renamed or deleted
 
 
 def _subject_of(data: bytes) -> str:

@@ -119,7 +119,7 @@ class CIndenter:
                 if end < 0:
                     self.in_comment = True
                     # stars align under the '/*' of a comment that opens the line
-                    self.comment_indent = indent_to(col) if i else indent_to(col)
+                    self.comment_indent = indent_to(col)
                     return
                 col += end + 2 - i
                 i = end + 2

@@ -172,9 +172,9 @@ def _fill_diff(p: Patch, diff_text: str, *, lenient: bool) -> None:
     p.diff = render_files(p.files)
 
 
-def repair_patch(p: Patch, tree_path=None) -> list[str]:
+def repair_patch(p: Patch, tree_path=None, overlay: dict | None = None) -> list[str]:
     """Repair a damaged patch in place (diff, counts, ``repaired``); return notes."""
-    rep = repair_files(p.files, tree_path)
+    rep = repair_files(p.files, tree_path, overlay)
     for f in p.files:
         f.insertions = sum(1 for h in f.hunks for x in h.lines if x.startswith("+"))
         f.deletions = sum(1 for h in f.hunks for x in h.lines if x.startswith("-"))

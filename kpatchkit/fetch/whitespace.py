@@ -48,11 +48,20 @@ def is_damaged(files: list[FileDiff], unmarked_lines: int) -> bool:
     return indented >= 3 and tabbed == 0
 
 
-def repair_files(files: list[FileDiff], tree_path: Path | None = None) -> Repair:
-    """Repair every hunk of ``files`` in place; counts are recomputed."""
+def repair_files(files: list[FileDiff], tree_path: Path | None = None,
+                 overlay: dict[str, list[str]] | None = None) -> Repair:
+    """Repair every hunk of ``files`` in place; counts are recomputed.
+
+    ``overlay`` maps paths to their text after the series' earlier patches (so 2/2 is repaired
+    against the tree as 1/2 leaves it); other paths are read from ``tree_path``.
+    """
     rep = Repair()
     for f in files:
-        target = _read_target(tree_path, f.old_path) if tree_path else None
+        target = None
+        if f.old_path and overlay and f.old_path in overlay:
+            target = overlay[f.old_path]
+        elif tree_path:
+            target = _read_target(tree_path, f.old_path)
         for h in f.hunks:
             rep.hunks += 1
             if not f.path.endswith(_C_SUFFIXES) and target is None:
@@ -69,6 +78,29 @@ def repair_files(files: list[FileDiff], tree_path: Path | None = None) -> Repair
                 rep.reindented += 1
             recount_hunk(h)
     return rep
+
+
+def read_target(tree_path: Path | None, rel: str | None) -> list[str] | None:
+    """Lines of ``rel`` under ``tree_path`` (None if absent or outside the tree)."""
+    return _read_target(tree_path, rel)
+
+
+def apply_hunks(lines: list[str], hunks: list[Hunk]) -> list[str] | None:
+    """``lines`` with ``hunks`` applied (old side located by exact text), or None."""
+    out = list(lines)
+    shift = 0
+    for h in hunks:
+        body = [x for x in h.lines if not x.startswith("\\")]
+        old = [x[1:] for x in body if x[:1] in " -"]
+        new = [x[1:] for x in body if x[:1] in " +"]
+        hint = h.old_start - 1 + shift
+        at = next((s for s in sorted(range(len(out) - len(old) + 1), key=lambda s: abs(s - hint))
+                   if out[s:s + len(old)] == old), None)
+        if at is None:
+            return None
+        out[at:at + len(old)] = new
+        shift += len(new) - len(old)
+    return out
 
 
 def _read_target(tree_path: Path | None, rel: str | None) -> list[str] | None:

@@ -134,3 +134,26 @@ def test_saved_html_pages(lore: Path, tmp_path: Path, pre: bool) -> None:
     assert p.message_id == original.message_id and p.email == "yan.y.zhao@intel.com"
     assert p.whitespace_damaged == (not pre) and p.repaired == (not pre)
     assert compare(p.diff, original.diff) >= (1.0 if pre else 0.95)
+
+
+def test_tree_repair_of_a_whole_damaged_series(lore: Path, seed: Path, tmp_path: Path) -> None:
+    """Damaged 1/2 and the seed in one folder, tree at 1/2's preimage: 2/2 is matched against
+    the file as 1/2 leaves it, so its context comes verbatim from there too."""
+    clean = load_series(str(lore / "series.mbox")).patches
+    tree = tmp_path / "tree"
+    (tree / TDP).parent.mkdir(parents=True)
+    (tree / TDP).write_text("\n".join(build_preimage(clean[0].diff)) + "\n")
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    (folder / "1.txt").write_text(damage_mail((lore / "0001-remove-dead-code.eml").read_bytes()))
+    (folder / "2.txt").write_bytes(seed.read_bytes())
+    s = load_series(str(folder), tree_path=tree)
+    assert [p.index for p in s.patches] == [1, 2] and s.missing == []
+    assert all(p.repaired for p in s.patches)
+    assert sum("2 hunk(s) from the tree" in w for w in s.warnings) == 1
+    assert sum("1 hunk(s) from the tree" in w for w in s.warnings) == 1
+    for got, want in zip(s.patches, clean, strict=True):
+        old = [x for x in got.diff.split("\n") if x[:1] in " -"]
+        assert old == [x for x in want.diff.split("\n") if x[:1] in " -"]
+    assert compare(s.patches[0].diff, clean[0].diff) == 1.0
+    assert compare(s.patches[1].diff, clean[1].diff) >= 0.97
