@@ -129,8 +129,11 @@ def trend_chart(points: list[TrendPoint], width: int = 760, height: int = 240) -
     ymax = _nice_top([v for p in pts for v in (p.base, p.patched) if v is not None])
     pw, ph = width - left - right, height - top - bottom
 
+    inset = 110  # room for the first run's slanted label, which runs leftwards
+
     def x(i: int) -> float:
-        return left + (pw / 2 if len(pts) == 1 else pw * i / (len(pts) - 1))
+        span = pw - inset - 20
+        return left + inset + (span / 2 if len(pts) == 1 else span * i / (len(pts) - 1))
 
     def y(v: float) -> float:
         return top + ph * (1 - v / ymax)

@@ -86,3 +86,17 @@ def test_hostile_subject_renders_as_text_and_runs_nothing(tmp_path) -> None:
     proc = chromium(bare, tmp_path, "--dump-dom")
     assert not any("kpatchkit-xss" in x for x in console_lines(proc))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in proc.stdout
+
+
+def test_published_index_renders_without_console_messages(tmp_path) -> None:
+    from kpatchkit.report.publish_command import publish
+
+    for i, patched in enumerate((2.0, 1.2, 1.0)):
+        r = make_review(patched_fpcw=patched)
+        r.created, r.run_id = f"2026-11-2{i}T10:00:00Z", f"run{i}"
+        write_reports(finalize(r), tmp_path / "reports" / f"run{i}")
+    index, runs = publish(tmp_path / "reports")
+    assert len(runs) == 3
+    SHOT_DIR.mkdir(parents=True, exist_ok=True)
+    assert screenshot(index, SHOT_DIR / "index-sample.png", tmp_path, size="1000,900") == []
+    assert "<polyline" in dom(index, tmp_path)
