@@ -35,6 +35,7 @@ class DiffParse:
     trailing: list[str] = field(default_factory=list)  # lines after the diff (signature etc.)
     unmarked_lines: int = 0  # hunk lines without ' ', '+', '-', '\\' (whitespace damage)
     recounted: int = 0  # hunks whose header counts did not match their lines
+    rejoined: int = 0  # lines a mail client had wrapped, joined back
 
 
 def find_diff_start(text: str) -> int | None:
@@ -154,6 +155,70 @@ def _pure_metadata(f: FileDiff) -> bool:
     return any(h.startswith(_HEADER_PREFIXES[1:]) for h in f.header)
 
 
+@dataclass
+class _Take:
+    """One pass over a hunk's lines."""
+
+    lines: list[str]
+    end: int  # index after the hunk
+    old_left: int
+    new_left: int
+    unmarked: int = 0
+    joined: int = 0
+
+    def exact(self, lines: list[str]) -> bool:
+        """Counts met and the next line is not more hunk text."""
+        nxt = lines[self.end] if self.end < len(lines) else ""
+        more = nxt[:1] in (" ", "+", "-") and not _SIG_RE.match(nxt) and not nxt.startswith(
+            ("--- ", "+++ "))
+        return self.old_left == 0 and self.new_left == 0 and not more
+
+
+def _take(lines: list[str], i: int, old_count: int, new_count: int, strict: bool,
+          wrapped: bool) -> _Take:
+    """Consume hunk lines by the header counts. ``wrapped``: a marker-less line after a long
+    '+'/'-'/' ' line is the rest of it, broken by a mail client, and is joined back."""
+    t = _Take([], i, old_count, new_count)
+    n = len(lines)
+    while i < n and (t.old_left > 0 or t.new_left > 0):
+        line = lines[i]
+        if DIFF_GIT_RE.match(line) or HUNK_RE.match(line):
+            break
+        if not strict and _SIG_RE.match(line) and _looks_like_signature_end(lines, i):
+            break
+        tag = line[:1]
+        if tag == "\\":
+            t.lines.append(line)
+            i += 1
+            continue
+        if line == "":
+            line, tag = " ", " "  # an empty context line whose space a mailer trimmed
+        elif tag not in (" ", "+", "-"):
+            if strict and (line.startswith(("From ", "-- ")) or not line.strip()):
+                break
+            if wrapped and t.lines and len(t.lines[-1]) >= 40:
+                t.lines[-1] += " " + line
+                t.joined += 1
+                i += 1
+                continue
+            t.unmarked += 1
+            line, tag = " " + line, " "
+        if tag == " ":
+            t.old_left -= 1
+            t.new_left -= 1
+        elif tag == "-":
+            t.old_left -= 1
+        else:
+            t.new_left -= 1
+        t.lines.append(line)
+        i += 1
+    if i < n and lines[i].startswith("\\"):
+        t.lines.append(lines[i])
+        i += 1
+    t.end = i
+    return t
+
+
 def _read_hunk(lines: list[str], i: int, hm: re.Match, cur: FileDiff, out: DiffParse,
                strict: bool) -> int:
     old_start, new_start = int(hm.group(1)), int(hm.group(3))
@@ -162,53 +227,26 @@ def _read_hunk(lines: list[str], i: int, hm: re.Match, cur: FileDiff, out: DiffP
     hunk = Hunk(old_start, old_count, new_start, new_count, hm.group(5) or "", header=lines[i])
     cur.hunks.append(hunk)
     header_line = lines[i]
-    i += 1
-    old_left, new_left = old_count, new_count
-    n = len(lines)
-    while i < n and (old_left > 0 or new_left > 0):
-        line = lines[i]
-        if DIFF_GIT_RE.match(line) or HUNK_RE.match(line):
-            break
-        if not strict and _SIG_RE.match(line) and _looks_like_signature_end(lines, i):
-            break
-        tag = line[:1]
-        if tag == "\\":
-            hunk.lines.append(line)
-            i += 1
-            continue
-        if line == "":
-            line, tag = " ", " "  # an empty context line whose space a mailer trimmed
-        elif tag not in (" ", "+", "-"):
-            if strict and (line.startswith(("From ", "-- ")) or not line.strip()):
-                break
-            out.unmarked_lines += 1
-            line, tag = " " + line, " "
-        if tag == " ":
-            old_left -= 1
-            new_left -= 1
-        elif tag == "-":
-            old_left -= 1
-        else:
-            new_left -= 1
-        hunk.lines.append(line)
-        i += 1
-    if i < n and lines[i].startswith("\\"):
-        hunk.lines.append(lines[i])
-        i += 1
-    if old_left != 0 or new_left != 0:
-        if strict and out.unmarked_lines == 0:
+    t = _take(lines, i + 1, old_count, new_count, strict, wrapped=False)
+    if t.unmarked and not t.exact(lines):
+        again = _take(lines, i + 1, old_count, new_count, strict, wrapped=True)
+        if again.exact(lines):
+            t = again
+            out.rejoined += again.joined
+    out.unmarked_lines += t.unmarked
+    hunk.lines = t.lines
+    if t.old_left or t.new_left:
+        if strict and t.unmarked == 0:
             raise KpatchkitError(
-                f"{cur.path}: hunk '{header_line[:60]}' ends after {len(hunk.lines)} lines but its "
+                f"{cur.path}: hunk '{header_line[:60]}' has {len(hunk.lines)} lines but its "
                 f"header promises {old_count} old/{new_count} new: the input is truncated or "
                 "mangled; fetch the mail again (raw or t.mbox.gz)"
             )
         out.recounted += 1
     recount_hunk(hunk)
-    ins = sum(1 for x in hunk.lines if x.startswith("+"))
-    dels = sum(1 for x in hunk.lines if x.startswith("-"))
-    cur.insertions += ins
-    cur.deletions += dels
-    return i
+    cur.insertions += sum(1 for x in hunk.lines if x.startswith("+"))
+    cur.deletions += sum(1 for x in hunk.lines if x.startswith("-"))
+    return t.end
 
 
 def _looks_like_signature_end(lines: list[str], i: int) -> bool:

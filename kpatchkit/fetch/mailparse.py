@@ -163,6 +163,8 @@ def _fill_diff(p: Patch, diff_text: str, *, lenient: bool) -> None:
         return
     p.files = parsed.files
     p.whitespace_damaged = is_damaged(parsed.files, parsed.unmarked_lines) or parsed.recounted > 0
+    # lines a mail client wrapped were joined back: the diff is repaired, but not re-indented
+    p.repaired = parsed.rejoined > 0
     if p.whitespace_damaged and not lenient:
         # A mail that turns out damaged: parse again leniently so repair sees every line.
         parsed = parse_diff(lines, strict=False)

@@ -114,3 +114,14 @@ def test_trailers_and_base_commit(lore: Path, tmp_path: Path) -> None:
 def test_split_trailers_keeps_prose() -> None:
     body, trailers = split_trailers("Fix it.\n\nNote: this is prose, not a trailer\nreally.\n")
     assert trailers == [] and body.endswith("really.")
+
+
+def test_line_wrapped_by_a_mail_client_is_joined_back(lore: Path, tmp_path: Path) -> None:
+    raw = (lore / "0002-prefetch-spte.eml").read_text()
+    long = "+\twritable = !(range->slot->flags & KVM_MEM_READONLY) && pte_write(range->arg.pte);"
+    cut = long.rindex(" ", 0, 72)
+    path = tmp_path / "wrapped.eml"
+    path.write_text(raw.replace(long, long[:cut] + "\n" + long[cut + 1:]))
+    p = load_series(str(path)).patches[0]
+    want = load_series(str(lore / "0002-prefetch-spte.eml")).patches[0]
+    assert p.diff == want.diff and p.repaired and not p.whitespace_damaged
