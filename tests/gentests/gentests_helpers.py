@@ -32,3 +32,44 @@ def real_tree(name: str):
         if not tarball.exists():
             pytest.fail(f"{tarball} missing: apt-get install linux-source-{TREES[name]}")
         return add_tree(name, str(tarball))
+
+
+def broken_variants() -> list[dict]:
+    """The deliberately broken ports of the series (tests/gentests/broken_variants.toml)."""
+    import tomllib
+
+    path = Path(__file__).resolve().parent / "broken_variants.toml"
+    return tomllib.loads(path.read_text())["variant"]
+
+
+def commit_variant(repo: Path, parent: str, variant: dict) -> str:
+    """Commit ``variant``'s edits on top of ``parent`` in kpatchkit's own tree repo.
+
+    Plumbing only (a private index, hash-object, commit-tree): no branch, worktree or
+    checkout of the repository changes; the commit is reachable by its id alone.
+    """
+    import re
+    import subprocess
+    import tempfile
+
+    def git(*args: str, env: dict | None = None, data: str | None = None) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], input=data, text=True,
+                              capture_output=True, check=True,
+                              env={**os.environ, **(env or {})}).stdout
+
+    text = git("show", f"{parent}:{variant['file']}")
+    for edit in variant["edits"]:
+        text, n = re.subn(edit["pattern"], edit["replace"], text)
+        assert n == 1, f"{variant['name']}: {edit['pattern']!r} matched {n} times"
+    blob = git("hash-object", "-w", "--stdin", data=text).strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        git("read-tree", parent, env=env)
+        git("update-index", "--cacheinfo", f"100644,{blob},{variant['file']}", env=env)
+        tree = git("write-tree", env=env).strip()
+    ident = {"GIT_AUTHOR_NAME": "kpatchkit tests", "GIT_AUTHOR_EMAIL": "tests@kpatchkit",
+             "GIT_COMMITTER_NAME": "kpatchkit tests", "GIT_COMMITTER_EMAIL": "tests@kpatchkit",
+             "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+             "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+    return git("commit-tree", tree, "-p", parent, "-m", f"BROKEN: {variant['name']}",
+               env=ident).strip()

@@ -77,3 +77,20 @@ def test_every_scenario_prints_the_contract_lines(tmp_path: Path) -> None:
         for phase in t.phases:
             assert f'"{phase}", &stats);' in text, (t.name, phase)
         assert t.name == binary_name(t.scenario)
+
+
+def test_tap_plan_matches_the_results_each_test_prints(tmp_path: Path) -> None:
+    """ksft_finished() fails a test whose plan differs from the results it printed.
+
+    Every result call site counts once, except the two branches of an if/else that print
+    one result between them (the huge-zero-page check).
+    """
+    import re
+
+    for t in render_root(Path("/x"), tmp_path, lib=golden_lib("6.1")):
+        text = t.c_path.read_text()
+        body = text[text.index("static void run_test(void)"):]
+        sites = len(re.findall(r"\bksft_test_result(?:_pass|_skip|_fail)?\(", body))
+        alternatives = len(re.findall(r"\n\telse\n\t\tksft_test_result", body))
+        plan = int(re.search(r"ksft_set_plan\((\d+)\);", text).group(1))
+        assert sites - alternatives == plan, (t.name, sites, alternatives, plan)
