@@ -23,10 +23,10 @@ def classify(p: Patch) -> str:
     """patch, cover or reply."""
     if p.is_reply:
         return "reply"
+    if p.is_patch_subject and p.index == 0:
+        return "cover"  # even with an interdiff in it (format-patch --interdiff)
     if p.files:
         return "patch"
-    if p.is_patch_subject and p.index == 0:
-        return "cover"
     return "reply"
 
 

@@ -151,6 +151,7 @@ def patch_from_text(meta: dict, text: str, *, source: str, lenient: bool = False
     notes = "\n".join(head_lines[sep + 1:]) if sep is not None else ""
     p.body, p.trailers = split_trailers(message)
     p.diffstat = "\n".join(x for x in notes.split("\n") if _DIFFSTAT_RE.match(x))
+    p.notes = "\n".join(x for x in notes.split("\n") if not _DIFFSTAT_RE.match(x)).strip("\n")
     if diff_text:
         _fill_diff(p, diff_text, lenient=lenient)
     return p

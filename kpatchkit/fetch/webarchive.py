@@ -28,7 +28,8 @@ def shapes() -> dict:
     data = tomllib.loads(
         resources.files("kpatchkit.fetch").joinpath("data/archives.toml").read_text())
     data["_noise"] = [re.compile(p) for s in data["shape"] for p in s["noise"]]
-    data["_deob"] = [(re.compile(d["pattern"]), d["replace"]) for d in data["deobfuscate"]]
+    data["_deob"] = [(re.compile(d["pattern"]), d["replace"], d.get("only_without_at", False))
+                     for d in data["deobfuscate"]]
     data["_hidden"] = re.compile(data["hidden_domain"])
     return data
 
@@ -99,8 +100,9 @@ def looks_like_archive_text(text: str) -> bool:
 
 def deobfuscate(text: str) -> str:
     """Undo the reversible address obfuscations (``user () domain ! com``)."""
-    for rx, rep in shapes()["_deob"]:
-        if "@" not in text:
+    had_at = "@" in text
+    for rx, rep, only_without_at in shapes()["_deob"]:
+        if not (only_without_at and had_at):
             text = rx.sub(rep, text)
     return text
 
@@ -196,14 +198,15 @@ def patch_from_archive_text(text: str, *, source: str) -> tuple[Patch, list[str]
     if addr and data["_hidden"].search(addr):
         warnings.append(f"the archive hides the author's address ({addr}); kept as shown")
     digest = hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
-    mid = (re.findall(r"<([^<>\s]+)>", meta.get("message_id", "")) or [""])[0]
+    mid = (re.findall(r"<([^<>\s]+)>", deobfuscate(meta.get("message_id", ""))) or [""])[0]
     meta_out = {
         "subject": meta.get("subject", ""),
         "author": name,
         "email": addr,
         "date": normalise_date(meta.get("date", "")),
         "message_id": mid or f"{digest}@webarchive.invalid",
-        "in_reply_to": (re.findall(r"<([^<>\s]+)>", meta.get("in_reply_to", "")) or [None])[0],
+        "in_reply_to": (re.findall(r"<([^<>\s]+)>", deobfuscate(meta.get("in_reply_to", "")))
+                        or [None])[0],
         "references": [],
     }
     patch = patch_from_text(meta_out, body, source=source, lenient=True)

@@ -60,6 +60,7 @@ class Patch(Record):
     body: str = ""  # commit message without trailers
     trailers: list[list[str]] = field(default_factory=list)  # [[key, value], ...]
     diffstat: str = ""
+    notes: str = ""  # text between '---' and the diff that is not the diffstat (changelog)
     base_commit: str | None = None
     diff: str = ""  # the unified diff text as it should be applied
     files: list[FileDiff] = field(default_factory=list)

@@ -157,3 +157,20 @@ def test_tree_repair_of_a_whole_damaged_series(lore: Path, seed: Path, tmp_path:
         assert old == [x for x in want.diff.split("\n") if x[:1] in " -"]
     assert compare(s.patches[0].diff, clean[0].diff) == 1.0
     assert compare(s.patches[1].diff, clean[1].diff) >= 0.97
+
+
+def test_marc_style_page(lore: Path, tmp_path: Path) -> None:
+    """marc.info layout: labelled headers, 'user () domain ! com' addresses, ISO dates."""
+    lines = damage_mail((lore / "0001-remove-dead-code.eml").read_bytes()).split("\n")
+    page = ["[prev in list] [next in list] [prev in thread] [next in thread]", "",
+            "List:       linux-kernel", "Subject:    " + lines[0],
+            "From:       Yan Zhao <yan.y.zhao () intel ! com>", "Date:       2023-08-08 8:53:06",
+            "Message-ID: <20230808085306.14742-1-yan.y.zhao () intel ! com>", "", *lines[6:]]
+    path = tmp_path / "marc.txt"
+    path.write_text("\n".join(page))
+    (p,) = load_series(str(path)).patches
+    assert (p.author, p.email) == ("Yan Zhao", "yan.y.zhao@intel.com")
+    assert p.message_id == "20230808085306.14742-1-yan.y.zhao@intel.com"
+    assert p.date == "Tue, 08 Aug 2023 08:53:06 +0000" and p.repaired
+    original = load_series(str(lore / "0001-remove-dead-code.eml")).patches[0]
+    assert compare(p.diff, original.diff) == 1.0
