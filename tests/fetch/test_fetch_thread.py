@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from fetch_helpers import build_preimage, diff_of, git
 
 from kpatchkit.cli import main
@@ -171,3 +172,21 @@ def test_binary_rename_and_new_file_round_trip_through_git_am(tmp_path: Path) ->
     git("am", str(tmp_path / "out.mbox"), cwd=src)
     assert (src / "fw.bin").read_bytes() == b"x\0yz\0" and (src / "new.c").exists()
     assert (src / "added.h").read_text() == "#define X 1\n"
+
+
+def test_json_output_matches_schema(lore: Path, seed: Path, capsys) -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("kpatchkit.fetch").joinpath(
+        "data/fetch-output.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for source in (lore / "thread.mbox", seed, lore / "0002-prefetch-spte.eml"):
+        rc, data = run_json(capsys, str(source))
+        assert rc == 0
+        jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+    bad = json.loads(json.dumps(data))
+    bad["series"]["patches"][0]["files"][0]["hunks"][0]["lines"].append("no marker")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
