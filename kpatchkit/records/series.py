@@ -71,9 +71,10 @@ class Patch(Record):
     source: str = ""  # where this mail came from (path, URL, git commit)
     kind: str = "patch"  # patch, cover or reply (set by fetch's thread assembly)
     # parse-time facts fetch uses for assembly; not part of the JSON
-    is_reply: bool = field(default=False, metadata={"transient": True})
-    is_patch_subject: bool = field(default=False, metadata={"transient": True})
-    binary_attachments: list[str] = field(default_factory=list, metadata={"transient": True})
+    is_reply: bool = field(default=False, compare=False, metadata={"transient": True})
+    is_patch_subject: bool = field(default=False, compare=False, metadata={"transient": True})
+    binary_attachments: list[str] = field(default_factory=list, compare=False,
+                                          metadata={"transient": True})
 
 
 @dataclass

@@ -190,3 +190,14 @@ def test_json_output_matches_schema(lore: Path, seed: Path, capsys) -> None:
     bad["series"]["patches"][0]["files"][0]["hunks"][0]["lines"].append("no marker")
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_series_json_round_trip(lore: Path, seed: Path) -> None:
+    """Other stages rebuild the record from JSON (review passes JSON between stages)."""
+    from kpatchkit.records.series import Series
+
+    for source in (lore / "thread.mbox", seed):
+        s = load_series(str(source))
+        again = Series.from_json(json.loads(json.dumps(s.to_json())))
+        assert again == s and again.repaired == s.repaired
+        assert series_mbox(again.patches) == series_mbox(s.patches)
