@@ -210,3 +210,28 @@ def test_mangled_archive_pages_never_crash(ops: list[tuple]) -> None:
                 assert h.new_count == sum(1 for x in h.lines if x[:1] in " +")
     finally:
         os.unlink(name)
+
+
+_THREAD = (_FIXTURES / "thread.mbox").read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ops=st.lists(_mangle, min_size=1, max_size=3))
+def test_mangled_thread_mbox(ops: list[tuple]) -> None:
+    """A damaged thread either still yields a coherent series or is refused with exit 2."""
+    data = mangle(_THREAD, ops)
+    fd, name = tempfile.mkstemp(suffix=".mbox")
+    try:
+        os.write(fd, data)
+        os.close(fd)
+        try:
+            series = load_series(name)
+        except KpatchkitError as exc:
+            assert exc.exit_code == 2 and exc.message.strip()
+            return
+        indices = [p.index for p in series.patches]
+        assert indices == sorted(set(indices))
+        assert not set(indices) & set(series.missing)
+        assert all(r.kind == "reply" for r in series.replies)
+    finally:
+        os.unlink(name)

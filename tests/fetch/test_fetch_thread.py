@@ -201,3 +201,18 @@ def test_series_json_round_trip(lore: Path, seed: Path) -> None:
         again = Series.from_json(json.loads(json.dumps(s.to_json())))
         assert again == s and again.repaired == s.repaired
         assert series_mbox(again.patches) == series_mbox(s.patches)
+
+
+def test_resend_replaces_the_earlier_copy(lore: Path, tmp_path: Path) -> None:
+    resend = (lore / "0002-prefetch-spte.eml").read_text().replace(
+        "[PATCH 2/2]", "[PATCH RESEND 2/2]").replace(
+        "Message-Id: <20230808085431.14814-1-yan.y.zhao@intel.com>",
+        "Message-Id: <resend-2@example.org>").replace(
+        "Date:   Tue,  8 Aug 2023 16:54:31 +0800", "Date:   Wed,  9 Aug 2023 10:00:00 +0800")
+    mbox = tmp_path / "resend.mbox"
+    mbox.write_text((lore / "series.mbox").read_text() + "\nFrom x@y Thu Jan  1 00:00:00 1970\n"
+                    + resend)
+    s = load_series(str(mbox))
+    assert [p.message_id for p in s.patches][1] == "resend-2@example.org"
+    assert s.patches[1].prefixes == ["PATCH", "RESEND"]
+    assert any("two mails claim 2/2" in w for w in s.warnings)
