@@ -265,9 +265,11 @@ class FunctionAnalysis:
                     var = node.cond[1]
                     known = s.fact(var)
                     if known is not False:
-                        yield t, _with_fact(s, var, True), tr
+                        s2 = _with_fact(s, var, True)
+                        yield t, s2, _step(tr, node.line, s2, self.base, f"if ({var})")
                     if known is not True:
-                        yield f, _with_fact(s, var, False), tr
+                        s2 = _with_fact(s, var, False)
+                        yield f, s2, _step(tr, node.line, s2, self.base, f"if (!{var})")
                 elif kind == "trylock":
                     ev = node.cond[1]
                     for s2, tr2 in self.apply_prim(ev, self.kb.prims[ev.name], node, s, tr,
@@ -669,8 +671,6 @@ class FunctionAnalysis:
     def check_exits_consistent(self) -> None:
         for st, line, tr in self.exits:
             for other, oline, _ in self.exits:
-                if not _compatible(st.facts, other.facts):
-                    continue
                 if st.rcu > other.rcu and st.rcu > 0:
                     self.report("rcu-leak", line,
                                 "returns with rcu_read_lock() held here but released on the "
@@ -686,10 +686,6 @@ class FunctionAnalysis:
                     self.report("lock-imbalance", line,
                                 f"returns with mmu_lock {what} here but {was} on the return "
                                 f"at line {oline}", tr, st)
-
-
-def _compatible(a: frozenset, b: frozenset) -> bool:
-    return not any((v, not val) in b for v, val in a)
 
 
 def _with_fact(st: State, var: str, val: bool) -> State:

@@ -58,7 +58,8 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
     """The unit for ``file`` in ``view`` (cached by content); returns (unit, from_cache)."""
     if mode not in MODES:
         raise KpatchkitError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    deps = [posixpath.dirname(file) + "/", *kb.stubs.get("typedef_headers", []),
+    directory = posixpath.dirname(file)
+    deps = [directory + "/" if directory else file, *kb.stubs.get("typedef_headers", []),
             *kb.stubs.get("iterator_headers", [])]
     ids = blob_ids(view, deps)
     if not any(k.endswith(file) for k in ids):

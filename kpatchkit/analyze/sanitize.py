@@ -41,7 +41,8 @@ _RENAME = {
 # Keywords followed by one parenthesised group that is dropped entirely.
 _DROP_WITH_PARENS = {"__attribute__", "__attribute", "__declspec", "_Alignas", "alignas"}
 _ASM = {"asm", "__asm__", "__asm"}
-_ASM_QUALIFIERS = {"volatile", "__volatile__", "__volatile", "goto", "inline", "__inline__"}
+_ASM_QUALIFIERS = {"volatile", "__volatile__", "__volatile", "goto", "inline", "__inline__",
+                   "__inline"}
 # Builtins whose arguments are types, not expressions: the whole call becomes a constant.
 _TYPE_ARG_BUILTINS = {"__builtin_types_compatible_p": "0", "__builtin_va_arg_pack": "0"}
 

@@ -63,7 +63,7 @@ def blob_ids(view: SourceView, paths: list[str]) -> dict[str, str]:
         out["overlay:" + name] = content_hash(text)
     if view.rev is None:
         for p in paths:
-            path = view.root / p
+            path = view.root / p.rstrip("/")
             files = sorted(path.iterdir()) if p.endswith("/") and path.is_dir() else [path]
             for f in files:
                 if f.is_file():

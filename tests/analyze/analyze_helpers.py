@@ -80,7 +80,7 @@ def port_texts(base_src: str) -> tuple[str, str]:
     return p1, p2
 
 
-def _commit_file(clone: Path, parent: str, path: str, text: str, msg: str) -> str:
+def commit_file(clone: Path, parent: str, path: str, text: str, msg: str) -> str:
     blob = git(clone, "hash-object", "-w", "--stdin", input=text)
     index = clone / ".git" / "kpk-test-index"
     env_index = {"GIT_INDEX_FILE": str(index)}
@@ -113,8 +113,8 @@ def ported_repo(dest: Path) -> PortedRepo:
     base = git(dest, "rev-parse", "HEAD")
     base_src = git(dest, "show", f"{base}:{TDP}") + "\n"
     t1, t2 = port_texts(base_src)
-    p1 = _commit_file(dest, base, TDP, t1, "KVM: x86/mmu: remove dead code (port 1/2)")
-    head = _commit_file(dest, p1, TDP, t2, "KVM: x86/mmu: prefetch SPTE (port 2/2)")
+    p1 = commit_file(dest, base, TDP, t1, "KVM: x86/mmu: remove dead code (port 1/2)")
+    head = commit_file(dest, p1, TDP, t2, "KVM: x86/mmu: prefetch SPTE (port 2/2)")
     git(dest, "update-ref", "refs/heads/ported", head)
     return PortedRepo(dest, base, p1, head)
 
