@@ -250,7 +250,7 @@ class _Run:
                                        message=d.message, commit=sha, patch_line=pl))
         return CompileCheck(status="ok" if res.ok else "failed", ok=res.ok, objects=objects,
                             seconds=round(res.seconds, 1), cached=res.cached, errors=errors,
-                            log=str(res.log))
+                            log=str(res.log)[-2000:])
 
     def blame(self, commit: str, path: str, line: int) -> tuple[str | None, str]:
         proc = g.git(self.repo, "blame", "--porcelain", "-L", f"{line},{line}", commit, "--",
@@ -320,8 +320,9 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
         cached = _load_cached(entry, tree.path)
         if cached is not None:
             cached.cached = True
-            if compile and cached.patched_commit and (cached.compile is None or
-                                                      cached.compile.status == "pending"):
+            cached.base = base  # same commit; this run's evidence (trailer/blobs) may differ
+            stale = cached.compile is None or cached.compile.status in ("pending", "skipped")
+            if compile and cached.patched_commit and stale:
                 run.final_to_original = {}
                 cached.compile = run.compile(cached.patched_commit)
                 _store(entry, cached)
