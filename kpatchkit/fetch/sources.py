@@ -13,9 +13,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,10 +133,10 @@ def items_from_bytes(data: bytes, label: str) -> tuple[list[Item], str]:
     return [Item(data, label, archive_text=True)], "webarchive"
 
 
-def from_directory(path: Path) -> tuple[list[Item], str]:
+def from_directory(path: Path, msgid: str | None = None) -> tuple[list[Item], str]:
     """A maildir (cur/new), a public-inbox git repo, or a folder of patch/mail files."""
     if is_git_mirror(path):
-        return from_git_mirror(str(path)), "git-mirror"
+        return from_git_mirror(str(path), msgid), "git-mirror"
     if (path / "cur").is_dir() and (path / "new").is_dir():
         files = sorted(p for d in ("new", "cur") for p in (path / d).iterdir() if p.is_file())
         kind = "maildir"
@@ -173,8 +175,80 @@ def _git(args: list[str], cwd: str | None = None, timeout: int = 600) -> bytes:
     return res.stdout
 
 
-def from_git_mirror(spec: str) -> list[Item]:
-    """Every message of a public-inbox mirror: one commit per message, the mail in file 'm'."""
+def _cat_blobs(repo: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None]]:
+    """``git cat-file --batch`` over ``specs`` (one process for a whole mirror)."""
+    try:
+        proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        raise KpatchkitError(f"git cat-file failed: {exc}") from exc
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin = proc.stdin
+
+    def feed() -> None:  # a writer thread: the pipe would deadlock on a large mirror
+        try:
+            for spec in specs:
+                stdin.write(spec.encode() + b"\n")
+            stdin.close()
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for spec in specs:
+            header = proc.stdout.readline().split()
+            if len(header) != 3:
+                yield spec, None  # "<spec> missing": a deletion commit has no 'm'
+                continue
+            data = proc.stdout.read(int(header[2]))
+            proc.stdout.read(1)
+            yield spec, data
+    finally:
+        proc.stdout.close()
+        proc.wait()
+        writer.join()
+
+
+def _ids_in(headers: bytes) -> tuple[str, set[str]]:
+    """(Message-ID, ids it refers to) from a mail's raw header block."""
+    unfolded = re.sub(rb"\r?\n[ \t]+", b" ", headers)
+    own, refs = "", set()
+    for line in unfolded.split(b"\n"):
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        ids = {x.decode("utf-8", "replace") for x in re.findall(rb"<([^<>\s]+)>", value)}
+        if key == b"message-id" and ids:
+            own = next(iter(ids))
+        elif key in (b"in-reply-to", b"references"):
+            refs |= ids
+    return own, refs
+
+
+def _thread_specs(found: list[tuple[str, str, set[str]]], msgid: str) -> set[str]:
+    """Specs of the messages connected to ``msgid`` (public-inbox threads by references)."""
+    want = msgid.strip("<> ")
+    members = {want}
+    changed = True
+    while changed:  # a fixed point: small threads converge in a few rounds
+        changed = False
+        for _, own, refs in found:
+            if own in members and not refs <= members:
+                members |= refs
+                changed = True
+            elif own not in members and refs & members:
+                members.add(own)
+                changed = True
+    return {spec for spec, own, _ in found if own in members}
+
+
+def from_git_mirror(spec: str, msgid: str | None = None) -> list[Item]:
+    """Messages of a public-inbox mirror (one commit per message, the mail in file 'm').
+
+    With ``msgid`` only that message's thread is kept, so a whole list's mirror can be read
+    without holding it in memory: headers first, then the thread's mails.
+    """
     path = Path(spec)
     if not path.exists():
         path = _mirror_clone(spec)
@@ -182,22 +256,29 @@ def from_git_mirror(spec: str) -> list[Item]:
         if (path / "git").is_dir() else [path]
     items: list[Item] = []
     total = 0
+    per_repo = {}
     for repo in repos:
-        log = _git(["-C", str(repo), "rev-list", "--reverse", "--all"]).split()
-        for commit in log:
-            c = commit.decode()
-            try:
-                data = _git(["-C", str(repo), "show", f"{c}:m"])
-            except KpatchkitError:
-                continue  # a deletion commit (public-inbox removes spam this way)
+        commits = _git(["-C", str(repo), "rev-list", "--reverse", "--all"]).decode().split()
+        per_repo[repo] = [f"{c}:m" for c in commits]
+    if msgid:  # a thread may span epochs: headers of every epoch first
+        found = [(s, *_ids_in(data.split(b"\n\n", 1)[0]))
+                 for repo, specs in per_repo.items()
+                 for s, data in _cat_blobs(repo, specs) if data is not None]
+        keep = _thread_specs(found, msgid)
+        per_repo = {r: [s for s in specs if s in keep] for r, specs in per_repo.items()}
+    for repo, specs in per_repo.items():
+        for s, data in _cat_blobs(repo, specs):
+            if data is None:
+                continue
             total += len(data)
             if total > MAX_INPUT:
-                raise KpatchkitError(f"{spec} holds more than {MAX_INPUT >> 20} MB of mail; "
-                                     "pass --msgid with a smaller mirror or a thread mbox")
-            items.append(Item(data, f"{spec}@{c[:12]}"))
+                raise KpatchkitError(f"{spec} holds more than {MAX_INPUT >> 20} MB of mail"
+                                     + ("" if msgid else "; pass --msgid to read one thread"))
+            items.append(Item(data, f"{spec}@{s[:12]}"))
     if not items:
-        raise KpatchkitError(f"{spec} is a git repository but holds no public-inbox messages "
-                             "(no file 'm' in any commit)")
+        where = f" in the thread of {msgid!r}" if msgid else " (no file 'm' in any commit)"
+        raise KpatchkitError(f"{spec} is a git repository but holds no public-inbox messages"
+                             + where)
     return items
 
 
@@ -271,14 +352,14 @@ def fetch_source(source: str, msgid: str | None) -> Fetched:
         raise KpatchkitError("no SOURCE given: pass a mail, mbox, folder, archive text, "
                              "git mirror or lore URL")
     if re.match(r"^(git|ssh)://|^[\w.-]+@[\w.-]+:|^file://|\.git/?$", source):
-        return Fetched(from_git_mirror(source), "git-mirror")
+        return Fetched(from_git_mirror(source, msgid), "git-mirror")
     if re.match(r"^https?://", source):
         base, url_msgid = _split_lore_url(source)
         mid = msgid or url_msgid
         if mid:
             items, kind = from_http(base, mid)
             return Fetched(items, kind, url_msgid)
-        return Fetched(from_git_mirror(source), "git-mirror")
+        return Fetched(from_git_mirror(source, msgid), "git-mirror")
     if source == "-":
         data = sys.stdin.buffer.read(MAX_INPUT + 1)
         _check_size(len(data), "standard input")
@@ -286,7 +367,7 @@ def fetch_source(source: str, msgid: str | None) -> Fetched:
         return Fetched(items, kind)
     path = Path(source).expanduser()
     if path.is_dir():
-        items, kind = from_directory(path)
+        items, kind = from_directory(path, msgid)
         return Fetched(items, kind)
     if path.is_file():
         items, kind = items_from_bytes(read_file(path), str(path))

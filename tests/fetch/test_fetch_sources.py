@@ -15,6 +15,7 @@ import pytest
 from fetch_helpers import git
 
 from kpatchkit.cli import main
+from kpatchkit.errors import KpatchkitError
 from kpatchkit.fetch import load_series
 
 COVER = "20230808085056.14644-1-yan.y.zhao@intel.com"
@@ -117,3 +118,25 @@ def test_git_repo_without_messages(tmp_path: Path, capsys) -> None:
     git("commit", "-qm", "x", cwd=repo)
     assert main(["fetch", str(repo)]) == 2
     assert "no public-inbox messages" in capsys.readouterr().err
+
+
+def test_public_inbox_v2_layout(lore: Path, tmp_path: Path) -> None:
+    """v2 inboxes keep epochs in git/N.git; the thread may span epochs."""
+    msgs = [m.as_bytes() for m in mailbox.mbox(str(lore / "thread.mbox"))]
+    work = tmp_path / "work"
+    for epoch, chunk in enumerate((msgs[:2], msgs[2:])):
+        repo = work / str(epoch)
+        git("init", "-q", str(repo))
+        for k, data in enumerate(chunk):
+            (repo / "m").write_bytes(data)
+            git("add", "m", cwd=repo)
+            git("commit", "-qm", f"m{k}", cwd=repo)
+        if epoch == 1:  # public-inbox deletes spam with a commit that removes 'm'
+            git("rm", "-q", "m", cwd=repo)
+            git("commit", "-qm", "purge", cwd=repo)
+        git("clone", "-q", "--bare", str(repo), str(tmp_path / "inbox" / "git" / f"{epoch}.git"))
+    s = load_series(str(tmp_path / "inbox"), msgid=PATCH2)
+    assert s.source_kind == "git-mirror" and [p.index for p in s.patches] == [1, 2]
+    assert s.cover is not None and len(s.replies) == 4
+    with pytest.raises(KpatchkitError, match="thread of"):
+        load_series(str(tmp_path / "inbox"), msgid="absent@example.org")
