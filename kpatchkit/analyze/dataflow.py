@@ -129,6 +129,7 @@ class CallSite:
     states: set = field(default_factory=set)
     walks: tuple = ()
     kind: str = "call"
+    args: list = field(default_factory=list)
 
 
 def describe(st: State, base: int | None) -> str:
@@ -302,7 +303,8 @@ class FunctionAnalysis:
         site = self.callsites.get(key)
         if site is None:
             site = self.callsites[key] = CallSite(self.cfg.name, ev.name, ev.line,
-                                                  walks=node.walks, kind=ev.kind)
+                                                  walks=node.walks, kind=ev.kind,
+                                                  args=list(ev.args))
         site.states.add(st)
 
     # ---- events -------------------------------------------------------------------------

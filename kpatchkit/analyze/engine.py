@@ -112,33 +112,60 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
 
     # Callers' concrete call-site states become concrete entries of callees (contexts only:
     # any problem there was already reported at the caller's call site).
+    contracted = set(concrete)
+    seen_entries: dict[str, dict] = {}
     for comp in reversed(_sccs(graph)):
-        for name in comp:
-            if name in concrete:
-                continue
-            entries: dict[int, set[State]] = {}
-            for fas in list(concrete.values()):
-                for fa in fas:
-                    for site in fa.callsites.values():
-                        if site.call != name:
-                            continue
-                        for st in site.states:
-                            if st.mmu == "E":
-                                continue
-                            base = (fa.base or 0) + st.rcu
-                            entries.setdefault(base, set()).add(
-                                State(mmu=st.mmu, preempt=max(st.preempt, 0),
-                                      irq=max(st.irq, 0)))
-            for base, states in entries.items():
-                fa = FunctionAnalysis(by_name[name], kb, summaries, sorted(
-                    states, key=repr), base, iterators).run()
-                concrete.setdefault(name, []).append(fa)
+        # Recursive components (handle_removed_pt <-> handle_changed_spte) need a few rounds.
+        for _round in range(3 if len(comp) > 1 else 1):
+            changed = False
+            for name in comp:
+                if name in contracted:
+                    continue
+                entries = _caller_entries(name, by_name[name], concrete)
+                if not entries or entries == seen_entries.get(name):
+                    continue
+                seen_entries[name] = entries
+                changed = True
+                concrete[name] = [
+                    FunctionAnalysis(by_name[name], kb, summaries, sorted(states, key=repr),
+                                     base, iterators).run()
+                    for base, states in entries.items()]
+            if not changed:
+                break
 
     findings = [_finding(f, file) for f in raw.values()]
     findings.sort(key=lambda f: (f.line, f.check))
     flagged = {(f.function, f.line) for f in findings}
     calls = _contexts(cfgs, kb, summaries, concrete, iterators, flagged)
     return EngineResult(findings, calls, [c.name for c in cfgs])
+
+
+def _caller_entries(name: str, callee: FunctionCFG,
+                    concrete: dict[str, list[FunctionAnalysis]]) -> dict[int, set[State]]:
+    """Concrete entry states of ``name`` from its analysed callers' call sites, by RCU depth."""
+    entries: dict[int, set[State]] = {}
+    for caller, fas in concrete.items():
+        if caller == name:
+            continue
+        for fa in fas:
+            for site in fa.callsites.values():
+                if site.call != name:
+                    continue
+                for st in site.states:
+                    if st.mmu == "E":
+                        continue
+                    base = (fa.base or 0) + st.rcu
+                    # Boolean arguments the caller knows become the callee's facts, so
+                    # `shared` stays tied to the lock mode it came with.
+                    facts = set()
+                    for pname, arg in zip(callee.params, site.args, strict=False):
+                        val = fa.eval_arg(arg, st)
+                        if isinstance(val, bool) and pname:
+                            facts.add((pname, val))
+                    entries.setdefault(base, set()).add(
+                        State(mmu=st.mmu, preempt=max(st.preempt, 0), irq=max(st.irq, 0),
+                              facts=frozenset(facts)))
+    return entries
 
 
 def fa_findings(cfg: FunctionCFG, kb: Knowledge, summaries: dict[str, Summary],
