@@ -341,7 +341,9 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
         try:
             info(f"apply: worktree {run.wt} on branch {branch}")
             amod.add_worktree(tree.path, run.wt, branch, base.commit)
+            info(f"apply: worktree ready in {time.monotonic() - t0:.1f} s")
             _apply_all(run, applied)
+            info(f"apply: {applied.result} in {time.monotonic() - t0:.1f} s")
             applied.commits = run.commits
             applied.notes = run.notes + [f"drift rule {d['id']}: "
                                          f"{'applies' if d['applies'] else 'not needed'} "
