@@ -73,7 +73,29 @@ def _part_text(part: EmailMessage) -> str | None:
             return None
     if not isinstance(content, str):
         return None
-    return content.replace("\r\n", "\n").replace("\r", "\n")
+    text = content.replace("\r\n", "\n").replace("\r", "\n")
+    params = {k.lower(): str(v).lower() for k, v in part.get_params() or []}
+    if params.get("format") == "flowed":
+        text = unflow(text, delsp=params.get("delsp") == "yes")
+    return text
+
+
+def unflow(text: str, *, delsp: bool) -> str:
+    """Undo RFC 3676 format=flowed (space-stuffing and soft line breaks) as mail clients like
+    Thunderbird send it; trailing blanks the sender had to drop stay dropped."""
+    out: list[str] = []
+    carry = ""
+    for line in text.split("\n"):
+        if line.startswith(" "):
+            line = line[1:]  # space-stuffed
+        if line.endswith(" ") and line != "-- ":
+            carry += line[:-1] if delsp else line
+            continue
+        out.append(carry + line)
+        carry = ""
+    if carry:
+        out.append(carry)
+    return "\n".join(out)
 
 
 def body_texts(msg: EmailMessage) -> tuple[str, list[str], list[str]]:
@@ -186,7 +208,7 @@ def repair_patch(p: Patch, tree_path=None, overlay: dict | None = None) -> list[
     p.diff = render_files(p.files)
     p.repaired = True
     how = (f"{rep.from_tree} hunk(s) from the tree, {rep.reindented} re-indented by C structure")
-    return [f"{p.subject[:50]}: whitespace damage repaired ({how})", *rep.notes]
+    return [f"{p.index}/{p.total}: whitespace damage repaired ({how})", *rep.notes]
 
 
 def patch_from_message(msg: EmailMessage, *, source: str) -> Patch:

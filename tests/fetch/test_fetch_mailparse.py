@@ -125,3 +125,32 @@ def test_line_wrapped_by_a_mail_client_is_joined_back(lore: Path, tmp_path: Path
     p = load_series(str(path)).patches[0]
     want = load_series(str(lore / "0002-prefetch-spte.eml")).patches[0]
     assert p.diff == want.diff and p.repaired and not p.whitespace_damaged
+
+
+def flow(body: str, width: int = 72) -> str:
+    """RFC 3676 encoding as a flowed mail client does it (delsp=yes)."""
+    out = []
+    for line in body.split("\n"):
+        line = line.rstrip(" ") if line != "-- " else line
+        while len(line) > width and " " in line[1:width]:
+            cut = line.rindex(" ", 1, width)
+            out.append(line[:cut] + "  ")  # content space kept + the soft-break space
+            line = line[cut + 1:]
+        out.append(line)
+    return "\n".join(" " + x if x.startswith((" ", "From ", ">")) else x for x in out)
+
+
+def test_format_flowed(lore: Path, tmp_path: Path) -> None:
+    body = flow(body_of(lore))
+    assert "\n  \t" in body and "  \n" in body  # stuffed context lines, soft breaks
+    msg = EmailMessage()
+    msg["From"] = "Yan Zhao <yan.y.zhao@intel.com>"
+    msg["Subject"] = "[PATCH 1/2] KVM: x86/mmu: Remove dead code"
+    msg["Message-ID"] = "<flowed@example.org>"
+    msg.set_content(body, cte="8bit")
+    msg.set_param("format", "flowed")
+    msg.set_param("delsp", "yes")
+    path = tmp_path / "flowed.eml"
+    path.write_bytes(bytes(msg))
+    p = load_series(str(path)).patches[0]
+    assert p.diff == original(lore).diff and not p.whitespace_damaged
