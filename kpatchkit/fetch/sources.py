@@ -372,6 +372,8 @@ def fetch_source(source: str, msgid: str | None) -> Fetched:
     if path.is_file():
         items, kind = items_from_bytes(read_file(path), str(path))
         return Fetched(items, kind)
+    if path.exists():
+        raise KpatchkitError(f"{source}: not a regular file or directory")
     if "@" in source and "/" not in source:
         base = os.environ.get("KPATCHKIT_LORE_URL", DEFAULT_LORE)
         items, kind = from_http(base, source)
