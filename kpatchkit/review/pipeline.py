@@ -150,6 +150,27 @@ def excerpts(repo: Path, applied: dict[str, Any], findings: list[dict[str, Any]]
     return out
 
 
+def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | None:
+    """Make a stored gen-tests result point into this run's ``out`` directory.
+
+    A result reused from another run directory names that directory's files: copy them here so
+    the run directory is complete on its own. None if a source is missing.
+    """
+    import shutil
+
+    out.mkdir(parents=True, exist_ok=True)
+    local = []
+    for t in tests:
+        src = Path(str(t.get("c_path", "")))
+        dest = out / src.name
+        if not src.exists() and not dest.exists():
+            return None
+        if src.exists() and src.resolve() != dest.resolve():
+            shutil.copy2(src, dest)
+        local.append({**t, "c_path": str(dest)})
+    return local
+
+
 class Review:
     """One review run: execute (or reuse) each stage, then judge and write the report."""
 
@@ -252,21 +273,28 @@ class Review:
         o = self.opts
         out = o.out_dir / "selftests"
         repo = Path(__file__).resolve().parents[2]
-        key = [self.tree.head, ",".join(o.scenarios or []), str(out.resolve()),
-               _tree_digest(repo / "kselftests")]
+        import kpatchkit.gentests as pkg
+
+        key = [self.tree.head, ",".join(o.scenarios or []), _tree_digest(repo / "kselftests"),
+               _tree_digest(Path(pkg.__file__).parent)]
         tests = self._stage("gen-tests", key, lambda: stages.gen_tests(self.tree, out, o.scenarios))
-        if tests is not None and not all(Path(t.get("c_path", "")).exists() for t in tests):
-            # The stored result points at files someone removed: render them again.
-            tests = stages.gen_tests(self.tree, out, o.scenarios)
+        if tests:
+            tests = _localise(tests, out)
+            if tests is None:  # the stored sources are gone: render them again
+                tests = stages.gen_tests(self.tree, out, o.scenarios)
         self.result.tests = tests or []
 
     def _run(self) -> None:
         o, a = self.opts, self.result.applied
-        tests_key = content_hash(*(f"{t.get('name')}={t.get('c_path')}:"
-                                   f"{_file_digest(str(t.get('c_path')))}"
+        # The tests' sources by content, not path: another run directory holds the same files.
+        tests_key = content_hash(*(f"{t.get('name')}:{_file_digest(str(t.get('c_path')))}:"
+                                   f"{t.get('args')}:{t.get('timeout')}"
                                    for t in self.result.tests))
+        import kpatchkit.run as pkg
+
         self.result.run = self._stage(
-            "run", [a["base_commit"], a["patched_commit"], tests_key],
+            "run", [str(self.tree.path), a["base_commit"], a["patched_commit"], tests_key,
+                    _tree_digest(Path(pkg.__file__).parent / "data")],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
                                work_dir=o.out_dir / ".kpatchkit" / "run"))
         # Issue 8's boot family reports its claims table through the run stage.

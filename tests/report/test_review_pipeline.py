@@ -42,3 +42,18 @@ def test_unknown_tree_exits_2(tmp_path, lore, capsys) -> None:
 
 def test_jobs_must_be_positive(tmp_path, lore) -> None:
     assert main(["review", str(lore / "series.mbox"), "--tree", "deb61", "-j", "0"]) == 2
+
+
+def test_reused_generated_tests_are_copied_into_the_run_dir(tmp_path) -> None:
+    from kpatchkit.review.pipeline import _localise
+
+    first = tmp_path / "run-a" / "selftests"
+    first.mkdir(parents=True)
+    (first / "cow_test.c").write_text("int main(void) { return 0; }\n")
+    tests = [{"name": "cow_test", "c_path": str(first / "cow_test.c"), "expectations": {}}]
+    local = _localise(tests, tmp_path / "run-b" / "selftests")
+    assert local[0]["c_path"] == str(tmp_path / "run-b" / "selftests" / "cow_test.c")
+    assert (tmp_path / "run-b" / "selftests" / "cow_test.c").read_text().startswith("int main")
+    (first / "cow_test.c").unlink()
+    (tmp_path / "run-b" / "selftests" / "cow_test.c").unlink()
+    assert _localise(tests, tmp_path / "run-c") is None
