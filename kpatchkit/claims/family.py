@@ -68,3 +68,37 @@ def run_family(repo: Path, commit: str, kernels: dict[str, Path], size: str = "c
     block["results"] = run_results(result)
     block["config"]["size"] = size if config is None else "custom"
     return block
+
+
+def attach_to_run(report, repo: Path, commit: str, size: str = "ci") -> dict:
+    """The ``kpatchkit run --tests boot`` hook: run the family on the report's kernels.
+
+    Adds one ``TestResult`` per kernel and configuration to ``report.results`` (test
+    ``boot/<firmware>/thp-<mode>/<guest>/<N>cpu-<M>M``, stats = means over the repeats, metrics
+    = faults saved per boot and retried faults) and returns the family's JSON block, which the
+    run command puts under the report's ``boot`` key.
+    """
+    from kpatchkit.records.results import TestResult
+
+    kernels = {k.name: Path(k.image) for k in report.kernels
+               if k.image and k.outcome == "ok"}
+    block = run_family(repo, commit, kernels, size=size)
+    saved = {(c["firmware"], c["thp"], c["guest"], c["vcpus"], c["mem_mb"]): c
+             for c in block["comparisons"]}
+    infra = {e["kind"] for e in block["infra"]}
+    for entry in block["results"]:
+        fw, thp, guest, size_s = entry["test"].split("/")[1:]
+        vcpus, mem = size_s.removesuffix("M").split("cpu-")
+        comp = saved.get((fw, thp.removeprefix("thp-"), guest, int(vcpus), int(mem)), {})
+        metrics = {}
+        if comp.get("faults_saved_per_boot"):
+            metrics["faults_saved_per_boot"] = comp["faults_saved_per_boot"]["mean"]
+            metrics["faults_saved_stdev"] = comp["faults_saved_per_boot"]["stdev"]
+        known = None
+        if entry["result"] != "pass" and infra:
+            known = "infrastructure: " + ", ".join(sorted(infra))
+        report.results.append(TestResult(
+            kernel=entry["kernel"], test=entry["test"], result=entry["result"],
+            seconds=entry["seconds"], stats=entry["stats"], metrics=metrics, known=known,
+            output="; ".join(entry["failed_repeats"])))
+    return block

@@ -1,10 +1,11 @@
-"""A minimal launcher for the test VM (L1) that runs the boot plan, with crash retries.
+"""Launch the test VM (L1) that runs the boot plan, with bounded retries after crashes.
 
-Used when the run stage's runner is not available. The test VM is TCG ``-cpu max`` (AMD with
-svm+npt, so ``kvm_amd`` runs the L2 VM); its initramfs is a small per-launch archive (busybox,
-``/init``, the plan) followed by the cached payload overlay. Results come back on a second
-serial port, one ``KPK-BOOT`` line per finished L2 boot, so a crash of the outer QEMU loses only
-the boot in flight: the remaining plan lines are relaunched, a bounded number of times.
+Reuses the run stage's pieces: its initramfs (busybox + its init, which runs the one "test"
+here: a driver holding the plan) with the cached payload overlay appended, and its QEMU runner
+(TCG ``-cpu max``: AMD with svm+npt, so ``kvm_amd`` runs the L2 VM; watchdog; process-group
+kill). Results come back on the second serial port, one ``KPK-BOOT`` line per finished L2 boot,
+so a crash of the outer QEMU loses only the boot in flight: the remaining plan lines are
+relaunched, a bounded number of times.
 
 OVMF under nested TCG makes QEMU 7.2 abort with ``tcg_handle_interrupt: assertion failed``
 (DESIGN.md); that is recorded as an infrastructure event, never as a result.
@@ -12,19 +13,17 @@ OVMF under nested TCG makes QEMU 7.2 abort with ``tcg_handle_interrupt: assertio
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpatchkit.claims.l2payload import BUSYBOX, DATA, write_cpio
+from kpatchkit.cache import cache_dir, content_hash, locked
 from kpatchkit.console import info
 from kpatchkit.records.claims import InfraEvent
 
 TCG_ASSERT = "tcg_handle_interrupt: assertion failed"
+BOOT_TEST = "boot-family"
 
 
 @dataclass
@@ -60,56 +59,54 @@ class LaunchOutcome:
     seconds: float = 0.0
 
 
-def _small_initrd(workdir: Path, plan: list[PlanItem]) -> Path:
-    root = workdir / "root"
-    shutil.rmtree(root, ignore_errors=True)
-    for d in ("bin", "dev", "proc", "sys", "tmp", "claims"):
-        (root / d).mkdir(parents=True)
-    shutil.copy2(BUSYBOX, root / "bin/busybox")
-    for applet in ("sh", "mount", "mountpoint", "cat", "cut", "grep", "tail", "tr", "sed", "awk",
-                   "ls", "head", "sleep", "kill", "mkfifo", "rm", "mkdir", "echo", "sync",
-                   "poweroff", "uname"):
-        os.symlink("busybox", root / "bin" / applet)
-    shutil.copy2(DATA / "l1-init.sh", root / "init")
-    (root / "init").chmod(0o755)
-    (root / "claims/plan").write_text("".join(p.line() + "\n" for p in plan))
-    return write_cpio(root, workdir / "small.cpio.gz")
+def _driver_script(plan: list[PlanItem]) -> str:
+    """The guest test program: the plan inline, results straight to the results channel.
+
+    Lines go to ttyS1 as each L2 boot finishes (not at the end of the test), so a crash of the
+    test VM loses only the boot in flight.
+    """
+    lines = "".join(p.line() + "\n" for p in plan)
+    return ("#!/bin/sh\n# kpatchkit boot family: the plan for this launch\n"
+            f"cat > /tmp/boot-plan <<'PLAN'\n{lines}PLAN\n"
+            "exec /bin/sh /claims/boot.sh /tmp/boot-plan /dev/ttyS1\n")
+
+
+def _initrd(workdir: Path, overlay: Path, plan: list[PlanItem], timeout: int) -> Path:
+    """The run stage's initramfs (busybox, its init, the driver as the one test) + overlay."""
+    from kpatchkit.run.initramfs import GuestTest, build_initramfs
+
+    driver = workdir / "boot-driver"
+    driver.write_text(_driver_script(plan))
+    driver.chmod(0o755)
+    base = build_initramfs([GuestTest(name=BOOT_TEST, program="boot-driver", timeout=timeout)],
+                           {"boot-driver": driver}, stats=[])
+    key = content_hash(base.name, overlay.parent.name)
+    dest = cache_dir("claims", "initrd") / f"{key}.cpio.gz"
+    with locked(dest):
+        if not dest.exists():
+            part = dest.with_suffix(".part")
+            with open(part, "wb") as out:
+                # The kernel unpacks concatenated gzipped cpio archives one after the other.
+                for piece in (base, overlay):
+                    with open(piece, "rb") as fh:
+                        shutil.copyfileobj(fh, out)
+            part.rename(dest)
+    return dest
 
 
 def _run_once(kernel: Path, overlay: Path, plan: list[PlanItem], workdir: Path, *, mem_mb: int,
               smp: int, timeout: float) -> tuple[int | None, str, str, str]:
-    """One launch; returns (exit code or None on timeout, results, console, qemu stderr)."""
-    small = _small_initrd(workdir, plan)
-    initrd = workdir / "initrd.cpio.gz"
-    with open(initrd, "wb") as out:
-        for part in (small, overlay):
-            with open(part, "rb") as fh:
-                shutil.copyfileobj(fh, out)
-    console, results, err = (workdir / "console.log", workdir / "results.txt",
-                             workdir / "qemu.err")
-    for f in (console, results):
-        f.unlink(missing_ok=True)
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", str(mem_mb),
-           "-smp", str(smp), "-nodefaults", "-display", "none", "-no-reboot", "-kernel",
-           str(kernel), "-initrd", str(initrd), "-append",
-           "console=ttyS0 panic=-1 tsc=reliable", "-serial", f"file:{console}",
-           "-serial", f"file:{results}"]
-    with open(err, "w") as errfh:
-        proc = subprocess.Popen(cmd, stdout=errfh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            rc: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            rc = None
-        finally:
-            # The whole process group, always: never leave a QEMU behind.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+    """One launch through the run stage's runner; (exit code or None if killed, results,
+    console, QEMU's stderr)."""
+    from kpatchkit.run import qemu
+
+    initrd = _initrd(workdir, overlay, plan, int(timeout))
+    vm = qemu.run_vm(kernel, initrd, workdir / "vm", accel="tcg",
+                     test_timeouts={BOOT_TEST: int(timeout)}, smp=smp, memory=f"{mem_mb}M",
+                     slack=30, total_timeout=timeout)
     read = lambda p: p.read_text(errors="replace") if p.exists() else ""  # noqa: E731
-    return rc, read(results), read(console), read(err)
+    rc = None if vm.status in ("timeout", "no-boot") else vm.returncode
+    return rc, read(vm.results), read(vm.console), read(workdir / "vm" / "qemu.stderr")
 
 
 def launch(kernel: Path, overlay: Path, plan: list[PlanItem], workdir: Path, *, kernel_name: str,

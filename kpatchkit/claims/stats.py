@@ -22,7 +22,8 @@ _FIELDS = {"firmware", "thp", "vcpus", "mem", "guest", "rep", "status", "seconds
 
 def parse_line(line: str, kernel: str) -> BootSample | None:
     """Parse one ``KPK-BOOT`` line (None for anything else)."""
-    line = line.strip()
+    # Only lines the driver wrote to the channel itself: indented copies are test output.
+    line = line.rstrip()
     if not line.startswith("KPK-BOOT "):
         return None
     kv: dict[str, str] = {}
