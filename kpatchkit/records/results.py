@@ -29,6 +29,7 @@ class Splat(Record):
     time: float | None = None  # printk timestamp
     frames: list[str] = field(default_factory=list)
     text: str = ""
+    count: int = 1  # identical splats (kind, location, function, test) folded into this one
 
 
 @dataclass

@@ -67,8 +67,12 @@ def _pick_function(frames: list[tuple[bool, str]]) -> str | None:
     return useful[0][1] if useful else None
 
 
-def find_splats(log: str, *, max_lines: int = 120) -> list[Splat]:
-    """Every splat in a console log, in order, attributed to the test running at the time."""
+def find_splats(log: str, *, max_lines: int = 120, fold: bool = True) -> list[Splat]:
+    """Every splat in a console log, in order, attributed to the test running at the time.
+
+    With ``fold`` repeats of the same (kind, location, function, test) are counted on the first
+    (the kernel rate-limits might_sleep splats to one a second, so a loop prints dozens).
+    """
     lines = log.splitlines()
     out: list[Splat] = []
     current: str | None = None
@@ -114,4 +118,17 @@ def find_splats(log: str, *, max_lines: int = 120) -> list[Splat]:
                          test=current, time=ts, frames=[f for _, f in frames[:16]],
                          text="\n".join(body)))
         i = j
+    return _fold(out) if fold else out
+
+
+def _fold(splats: list[Splat]) -> list[Splat]:
+    first: dict[tuple, Splat] = {}
+    out = []
+    for s in splats:
+        key = (s.kind, s.location, s.function, s.test)
+        if key in first:
+            first[key].count += 1
+        else:
+            first[key] = s
+            out.append(s)
     return out

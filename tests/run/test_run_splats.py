@@ -4,6 +4,8 @@ The end-to-end test (test_run_vm.py) checks the same classifier on a real broken
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kpatchkit.run.splats import classify_line, find_splats
 
 BOOT = """\
@@ -142,3 +144,20 @@ def test_splats_after_end_marker_are_not_attributed():
     log = SLEEP + "[   14.0] kpatchkit: end demand_paging_test\n" + CIRCULAR
     splats = find_splats(log)
     assert [s.test for s in splats] == ["demand_paging_test", None]
+
+
+REAL = Path(__file__).with_name("data") / "console-6.1.192-cond-resched-in-rcu.log"
+
+
+def test_real_log_of_a_cond_resched_inside_rcu_read_lock():
+    """Console of our debug 6.1.192 kernel with cond_resched() added in kvm_tdp_mmu_map()'s
+    tdp_mmu_for_each_pte() walk (captured from test_run_vm's broken variant)."""
+    splats = find_splats(REAL.read_text())
+    assert [(s.kind, s.location, s.function, s.test, s.count) for s in splats] == [
+        ("suspicious_rcu", "include/linux/rcupdate.h:417", "kvm_tdp_mmu_map",
+         "demand_paging_test", 1),
+        ("sleep_in_atomic", "arch/x86/kvm/mmu/tdp_mmu.c:1137", "kvm_tdp_mmu_map",
+         "demand_paging_test", 2),
+    ]
+    assert "Illegal context switch in RCU read-side critical section" in splats[0].text
+    assert len(find_splats(REAL.read_text(), fold=False)) == 3

@@ -1,0 +1,144 @@
+"""End to end: real kernels built from Debian's 6.1.192 (cached), booted in QEMU (TCG), running
+the tree's own KVM selftests. Slow the first time (a kernel build is 4-5 minutes on 2 cores);
+warm runs reuse the cached images, selftests and initramfs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kpatchkit.run.initramfs import GuestTest
+from kpatchkit.run.suite import KernelSpec, exit_code, run_suite, select_tests, upstream_tests
+
+pytestmark = [pytest.mark.tree, pytest.mark.build, pytest.mark.vm]
+
+FEW = ["set_memory_region_test", "demand_paging_test", "kvm_binary_stats_test",
+       "svm_vmcall_test"]
+
+
+@pytest.fixture(scope="module")
+def tree():
+    from kpatchkit.trees.registry import resolve_tree
+
+    return resolve_tree("deb61")
+
+
+def _qemus_of(run_dir: Path) -> list[int]:
+    """PIDs of processes whose command line mentions ``run_dir`` (our QEMUs)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmd and str(run_dir) in cmd:
+            pids.append(int(proc.name))
+    return pids
+
+
+def _commit_with_edit(repo: Path, base: str, path: str, old: str, new: str) -> str:
+    """A dangling commit in kpatchkit's repo: ``base`` with one edit (no ref, no worktree)."""
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "kpatchkit-test-index")}
+    git = ["git", "-C", str(repo)]
+    text = subprocess.run([*git, "show", f"{base}:{path}"], capture_output=True, text=True,
+                          check=True).stdout
+    assert old in text, f"{old!r} not in {path}"
+    blob = subprocess.run([*git, "hash-object", "-w", "--stdin"], input=text.replace(old, new, 1),
+                          capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([*git, "read-tree", base], env=env, check=True)
+    subprocess.run([*git, "update-index", "--cacheinfo", f"100644,{blob},{path}"], env=env,
+                   check=True)
+    tree_id = subprocess.run([*git, "write-tree"], env=env, capture_output=True, text=True,
+                             check=True).stdout.strip()
+    Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)
+    return subprocess.run(
+        [*git, "-c", "user.name=kpatchkit test", "-c", "user.email=test@kpatchkit.invalid",
+         "commit-tree", tree_id, "-p", base, "-m", "test: cond_resched() under rcu_read_lock()"],
+        capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_base_debug_kernel_runs_upstream_tests_without_splats(tree, tmp_path):
+    upstream, known = upstream_tests(tree.version)
+    tests = select_tests(upstream, FEW)
+    report = run_suite(tree.name, [KernelSpec("base", tree.path, tree.head)], tests,
+                       accel="tcg", debug=True, known=known, work_dir=tmp_path)
+    (kernel,) = report.kernels
+    data = report.to_json()
+    assert data["accel"] == "tcg"
+    assert {"name", "commit", "config_hash", "build_seconds"} <= set(data["kernels"][0])
+    assert kernel.outcome == "ok", kernel.detail
+    assert kernel.splats == [], [s.title for s in kernel.splats]
+    assert [(r.test, r.result) for r in report.results] == [(t, "pass") for t in FEW]
+    stats = {r.test: r.stats for r in report.results}
+    assert stats["demand_paging_test"].get("pf_taken", 0) > 0  # debugfs sampled while running
+    assert exit_code(report) == 0
+    assert _qemus_of(tmp_path) == []
+
+
+def test_broken_variant_gives_a_classified_splat_naming_the_function(tree, tmp_path):
+    broken = _commit_with_edit(
+        tree.path, tree.head, "arch/x86/kvm/mmu/tdp_mmu.c",
+        "tdp_mmu_for_each_pte(iter, mmu, fault->gfn, fault->gfn + 1) {\n",
+        "tdp_mmu_for_each_pte(iter, mmu, fault->gfn, fault->gfn + 1) {\n\t\tcond_resched();\n")
+    tests = select_tests(upstream_tests(tree.version)[0], ["demand_paging_test"])
+    report = run_suite(tree.name, [KernelSpec("patched", tree.path, broken)], tests,
+                       accel="tcg", debug=True, work_dir=tmp_path)
+    (kernel,) = report.kernels
+    kinds = {s.kind for s in kernel.splats}
+    assert "sleep_in_atomic" in kinds, [s.title for s in kernel.splats]
+    splat = next(s for s in kernel.splats if s.kind == "sleep_in_atomic")
+    assert splat.location.startswith("arch/x86/kvm/mmu/tdp_mmu.c:")
+    assert splat.function == "kvm_tdp_mmu_map"
+    assert splat.test == "demand_paging_test"
+    assert report.results[0].splats, "the splat is attached to the test that ran"
+    assert exit_code(report) == 1
+    assert _qemus_of(tmp_path) == []
+
+
+HANG_C = r"""
+#include <unistd.h>
+#include <stdio.h>
+int main(void) { printf("waiting forever\n"); fflush(stdout); for (;;) pause(); }
+"""
+
+
+def test_test_timeout_hang_and_panic_are_reported(tree, tmp_path):
+    src = tmp_path / "kpatchkit_sleeper.c"
+    src.write_text(HANG_C)
+    extras = {"kpatchkit_sleeper": src}
+    base = [KernelSpec("base", tree.path, tree.head)]
+
+    # 1. A test that overruns its own timeout is killed by the guest; the VM goes on.
+    tests = [GuestTest("kpatchkit_sleeper", "kpatchkit_sleeper", timeout=5),
+             *select_tests(upstream_tests(tree.version)[0], ["kvm_binary_stats_test"])]
+    rep = run_suite(tree.name, base, tests, extra_sources=extras, accel="tcg", debug=True,
+                    work_dir=tmp_path / "t1")
+    assert [(r.test, r.result) for r in rep.results] == [
+        ("kpatchkit_sleeper", "timeout"), ("kvm_binary_stats_test", "pass")]
+    assert "waiting forever" in rep.results[0].output
+
+    # 2. A guest that stops making progress is killed by the host at its deadline.
+    tests = [GuestTest("kpatchkit_sleeper", "kpatchkit_sleeper", timeout=3600)]
+    rep = run_suite(tree.name, base, tests, extra_sources=extras, accel="tcg", debug=True,
+                    work_dir=tmp_path / "t2", vm_timeout=45)
+    (k,) = rep.kernels
+    assert k.outcome == "hang" and "kpatchkit_sleeper" in k.detail
+    assert rep.results[0].result == "timeout"
+    assert 40 <= k.seconds < 90
+    assert exit_code(rep) == 1
+    assert _qemus_of(tmp_path / "t2") == []
+
+    # 3. A kernel that panics (init exits at once) is reported with the panic line.
+    rep = run_suite(tree.name, base, tests, extra_sources=extras, accel="tcg", debug=True,
+                    work_dir=tmp_path / "t3", append_extra="rdinit=/bin/busybox")
+    (k,) = rep.kernels
+    assert k.outcome == "panic"
+    assert k.detail.startswith("Kernel panic - not syncing: Attempted to kill init!")
+    assert any(s.kind == "panic" for s in k.splats)
+    assert rep.results[0].result == "error"
+    assert _qemus_of(tmp_path) == []
