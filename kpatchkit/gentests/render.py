@@ -20,6 +20,7 @@ from kpatchkit.records.tree import TreeInfo
 _META = {"template", "title", "description", "phases", "metric_phase", "kconfig", "expect",
          "timeout", "args", "vcpus"}
 MANIFEST = "gentests.json"
+FRAGMENT = "gentests.config"
 
 
 def kselftests_dir() -> Path:
@@ -116,9 +117,26 @@ def render_root(root: Path, out_dir: Path, scenarios: list[str] | None = None,
             timeout=int(sc["timeout"]), kconfig=list(sc["kconfig"]),
             args=list(sc.get("args", [])), tree_version=lib.tree_version,
         ))
-    manifest = {"library": lib.to_json(), "tests": [t.to_json() for t in tests]}
+    manifest = {"library": lib.to_json(), "tests": [t.to_json() for t in tests],
+                "kconfig_fragment": FRAGMENT}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    (out_dir / FRAGMENT).write_text(kconfig_fragment(tests))
     return tests
+
+
+def kconfig_fragment(tests: list[GeneratedTest]) -> str:
+    """A .config fragment with every guest option the tests ask for (e.g. KSM for cow_ksm).
+
+    ``kpatchkit.kernel.kbuild`` takes it as a fragment path; without it a test whose option is
+    missing skips (KSM) rather than fails.
+    """
+    lines = ["# Guest kernel options of the gen-tests scenarios (kselftests/scenarios.toml)"]
+    for opt in sorted({o for t in tests for o in t.kconfig}):
+        users = sorted(t.scenario for t in tests if opt in t.kconfig)
+        why = "all scenarios" if len(users) == len(tests) > 1 else ", ".join(users)
+        lines.append(f"# {why}")
+        lines.append(f"CONFIG_{opt}=y")
+    return "\n".join(lines) + "\n"
 
 
 def render_scenarios(tree: TreeInfo, out_dir: Path,

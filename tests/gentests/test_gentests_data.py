@@ -97,3 +97,15 @@ def test_generated_test_record_round_trips(tmp_path: Path) -> None:
 def test_unknown_scenario_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(KpatchkitError, match="unknown scenario nope; known: cow_anon_thp_off"):
         render_root(Path("/x"), tmp_path, ["nope"], lib=golden_lib("6.1"))
+
+
+def test_kconfig_fragment_lists_what_the_scenarios_need(tmp_path: Path) -> None:
+    """The fragment beside the tests is one kbuild accepts; vendor choice stays with run."""
+    from kpatchkit.kernel.kconfig import load_fragment
+
+    render_root(Path("/x"), tmp_path, lib=golden_lib("6.1"))
+    frag = load_fragment(tmp_path / "gentests.config")
+    assert frag.options["CONFIG_KSM"] == "y" and frag.options["CONFIG_TRANSPARENT_HUGEPAGE"] == "y"
+    assert "CONFIG_KVM_AMD" not in frag.options and "CONFIG_KVM_INTEL" not in frag.options
+    render_root(Path("/x"), tmp_path / "one", ["cow_fork"], lib=golden_lib("6.1"))
+    assert "CONFIG_KSM" not in load_fragment(tmp_path / "one" / "gentests.config").options
