@@ -29,7 +29,7 @@ def resolve_mode(mode: str) -> str:
 
 def analyze_file(repo: Path, file: str = DEFAULT_FILE, rev: str | None = None, *,
                  mode: str = "auto", overlay: dict[str, str] | None = None,
-                 use_cache: bool = True) -> FileAnalysis:
+                 use_cache: bool = True, contexts: bool = True) -> FileAnalysis:
     """Analyse the functions defined in ``file`` at ``rev`` of ``repo`` (working dir if None).
 
     ``overlay`` replaces file texts in that view without writing anything (tests inject bugs
@@ -41,7 +41,7 @@ def analyze_file(repo: Path, file: str = DEFAULT_FILE, rev: str | None = None, *
     view = SourceView(Path(repo), sha, dict(overlay or {}))
     kb = load()
     unit, cached = load_unit(view, file, mode, kb, use_cache=use_cache)
-    result = analyze_cfgs(unit.cfgs, kb, file, unit.iterators)
+    result = analyze_cfgs(unit.cfgs, kb, file, unit.iterators, contexts=contexts)
     return FileAnalysis(
         file=file, rev=sha or "worktree", mode=mode, functions=result.functions,
         findings=result.findings, calls=result.calls,
@@ -67,7 +67,7 @@ def analyze_diff(repo: Path, base: str, head: str, files: list[str] | None = Non
     out = AnalysisDiff(tree=tree or str(repo), base=base_sha, head=head_sha, mode=mode,
                        files=files)
     for file in files:
-        b = analyze_file(repo, file, base_sha, mode=mode)
+        b = analyze_file(repo, file, base_sha, mode=mode, contexts=False)
         h = analyze_file(repo, file, head_sha, mode=mode)
         out.findings.extend(diffmod.label_findings(b, h))
         out.added_calls.extend(diffmod.added_calls(

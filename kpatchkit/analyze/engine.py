@@ -82,8 +82,11 @@ def _contract_entries(contract: dict, cfg: FunctionCFG) -> tuple[list[State], in
 
 
 def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
-                 iterators: set[str]) -> EngineResult:
-    """Run summaries bottom-up, then contract analyses, then caller-context propagation."""
+                 iterators: set[str], contexts: bool = True) -> EngineResult:
+    """Run summaries bottom-up, then contract analyses, then caller-context propagation.
+
+    ``contexts=False`` skips the call-context table (findings only: the base side of a diff).
+    """
     by_name = {c.name: c for c in cfgs}
     graph = {c.name: {e.name for e in c.calls if e.name in by_name} for c in cfgs}
     summaries: dict[str, Summary] = {}
@@ -91,12 +94,17 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
     concrete: dict[str, list[FunctionAnalysis]] = {}
 
     for comp in _sccs(graph):
-        for _round in range(2 if len(comp) > 1 or comp[0] in graph[comp[0]] else 1):
+        recursive = len(comp) > 1 or comp[0] in graph[comp[0]]
+        last: dict[str, FunctionAnalysis] = {}
+        for _round in range(3 if recursive else 1):
             for name in comp:
                 fa = FunctionAnalysis(by_name[name], kb, summaries, None, None, iterators).run()
                 summaries[name] = fa.summary
-        for name in comp:
-            for f in fa_findings(by_name[name], kb, summaries, iterators):
+                last[name] = fa
+        # Callees' summaries were final when each ran (bottom-up), so the last run's findings
+        # stand; a recursive component got extra rounds to settle.
+        for fa in last.values():
+            for f in fa.findings.values():
                 raw.setdefault((f.check, f.function, f.line), f)
 
     # Entry points with a calling contract: analysed from their concrete entry state.
@@ -114,7 +122,7 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
     # any problem there was already reported at the caller's call site).
     contracted = set(concrete)
     seen_entries: dict[str, dict] = {}
-    for comp in reversed(_sccs(graph)):
+    for comp in reversed(_sccs(graph)) if contexts else []:
         # Recursive components (handle_removed_pt <-> handle_changed_spte) need a few rounds.
         for _round in range(3 if len(comp) > 1 else 1):
             changed = False
@@ -136,7 +144,7 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
     findings = [_finding(f, file) for f in raw.values()]
     findings.sort(key=lambda f: (f.line, f.check))
     flagged = {(f.function, f.line) for f in findings}
-    calls = _contexts(cfgs, kb, summaries, concrete, iterators, flagged)
+    calls = _contexts(cfgs, kb, summaries, concrete, iterators, flagged) if contexts else []
     return EngineResult(findings, calls, [c.name for c in cfgs])
 
 
@@ -166,13 +174,6 @@ def _caller_entries(name: str, callee: FunctionCFG,
                         State(mmu=st.mmu, preempt=max(st.preempt, 0), irq=max(st.irq, 0),
                               facts=frozenset(facts)))
     return entries
-
-
-def fa_findings(cfg: FunctionCFG, kb: Knowledge, summaries: dict[str, Summary],
-                iterators: set[str]):
-    """Findings of the symbolic-entry analysis (re-run with final summaries)."""
-    fa = FunctionAnalysis(cfg, kb, summaries, None, None, iterators).run()
-    return fa.findings.values()
 
 
 def _finding(f, file: str) -> Finding:

@@ -42,6 +42,8 @@ class SourceView:
 
 def resolve_rev(repo: Path, rev: str) -> str:
     """Full commit id of ``rev`` in ``repo`` (bad input if it does not exist)."""
+    if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev):
+        return rev  # already a full id: a missing object shows up when it is read
     proc = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
         capture_output=True, text=True,
