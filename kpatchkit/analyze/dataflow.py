@@ -106,6 +106,10 @@ class Summary:
     reqs: list[Req] = field(default_factory=list)
     sleeps: list[SleepPoint] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    # Calls through a function-pointer parameter (kvm_tdp_mmu_handle_gfn's `handler`):
+    # (parameter, state at the call, line). A caller passing an in-file function there gets
+    # that function's needs checked at this state.
+    pcalls: list[tuple[str, State, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -178,6 +182,8 @@ class FunctionAnalysis:
         self.findings: dict[tuple, RawFinding] = {}
         self.callsites: dict[tuple, CallSite] = {}
         self.exits: list[tuple[State, int, tuple]] = []
+        # States in which in-file functions passed as handlers run (for their contexts).
+        self.indirect: dict[str, set[State]] = {}
         self._mmu_re = re.compile(kb.mmu_lock_match)
 
     # ---- helpers ------------------------------------------------------------------------
@@ -317,7 +323,30 @@ class FunctionAnalysis:
         summ = self.summaries.get(ev.name)
         if summ is not None and summ.name != self.cfg.name:
             return self.apply_summary(ev, summ, node, st, tr)
+        if ev.name in self.cfg.params and self.tracked(ev.name):
+            rec = (ev.name, st, ev.line)
+            if rec not in self.summary.pcalls:
+                self.summary.pcalls.append(rec)
         return [(st, tr)]
+
+    def apply_handlers(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple):
+        """Check in-file functions passed to ``summ``'s function-pointer parameters."""
+        for pname, inner, pline in summ.pcalls:
+            idx = summ.params.index(pname)
+            arg = ev.args[idx].strip().lstrip("&").strip() if idx < len(ev.args) else ""
+            handler = self.summaries.get(arg)
+            if handler is None or arg == self.cfg.name:
+                continue
+            mmu = st.mmu if inner.mmu == "E" else inner.mmu
+            assumed = st.assumed if inner.mmu == "E" else inner.assumed
+            composed = _replace(st, mmu=mmu, assumed=assumed,
+                                rcu=max(-RCU_CAP, min(RCU_CAP, st.rcu + inner.rcu)),
+                                spins=st.spins | inner.spins, preempt=st.preempt + inner.preempt,
+                                irq=st.irq + inner.irq)
+            self.indirect.setdefault(arg, set()).add(composed)
+            via = ((summ.name, pline, f"{pname}={arg}"),)
+            self.apply_summary(Event(arg, [], ev.line), handler, node, composed, tr,
+                               via=via, report_as=ev.name)
 
     def lock_of(self, ev: Event, prim: dict) -> str:
         if prim.get("lock") == "mmu_lock":
@@ -579,8 +608,12 @@ class FunctionAnalysis:
                 return False, frozenset(), False
         return True, frozenset(out), unknown
 
-    def apply_summary(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple):
+    def apply_summary(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple,
+                      via: tuple = (), report_as: str = ""):
         line = ev.line
+        if summ.pcalls and not via:
+            self.apply_handlers(ev, summ, node, st, tr)
+        name = report_as or ev.name
         refined = st
         for req in summ.reqs:
             ok, cond, unknown = self.bind(req.cond, summ, ev, st)
@@ -589,7 +622,7 @@ class FunctionAnalysis:
             need = req.need
             if unknown and req.kind == "mmu" and need in ("read", "write"):
                 need = "held"
-            chain = ((self.cfg.name, line, ev.name),) + req.chain
+            chain = ((self.cfg.name, line, name),) + via + req.chain
             s = st
             for v, pred, b in cond:
                 if pred == "b":
@@ -612,7 +645,7 @@ class FunctionAnalysis:
                 continue
             if unknown and any(p == "gfp" for _, p, _ in sp.cond):
                 continue
-            chain = ((self.cfg.name, line, ev.name),) + sp.chain
+            chain = ((self.cfg.name, line, name),) + via + sp.chain
             extra = frozenset(c for c in cond if c[1] == "gfp")
             s = st
             for v, pred, b in cond:

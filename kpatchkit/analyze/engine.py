@@ -88,7 +88,10 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
     ``contexts=False`` skips the call-context table (findings only: the base side of a diff).
     """
     by_name = {c.name: c for c in cfgs}
-    graph = {c.name: {e.name for e in c.calls if e.name in by_name} for c in cfgs}
+    # A function passed as an argument (a handler) is summarised before its receiver's caller.
+    graph = {c.name: {e.name for e in c.calls if e.name in by_name}
+             | {a.lstrip("&").strip() for e in c.calls for a in e.args
+                if a.lstrip("&").strip() in by_name} for c in cfgs}
     summaries: dict[str, Summary] = {}
     raw: dict[tuple, object] = {}
     concrete: dict[str, list[FunctionAnalysis]] = {}
@@ -156,6 +159,10 @@ def _caller_entries(name: str, callee: FunctionCFG,
         if caller == name:
             continue
         for fa in fas:
+            for st in fa.indirect.get(name, ()):
+                if st.mmu != "E":
+                    entries.setdefault((fa.base or 0) + st.rcu, set()).add(
+                        State(mmu=st.mmu, preempt=max(st.preempt, 0), irq=max(st.irq, 0)))
             for site in fa.callsites.values():
                 if site.call != name:
                     continue

@@ -197,6 +197,10 @@ BUGS: list[Bug] = [
         "\tspin_unlock(&kvm->arch.tdp_mmu_pages_lock);\n"
         "\tspin_unlock(&kvm->arch.tdp_mmu_pages_lock); /* BUG */\n",
         "spin_unlock(&kvm->arch.tdp_mmu_pages_lock); /* BUG */"),
+    Bug("sleep-in-handler-run-inside-rcu-walk", "sleep-in-rcu",
+        "\ttdp_mmu_set_spte(kvm, iter, 0);\n",
+        "\ttdp_mmu_set_spte(kvm, iter, 0);\n\tcond_resched(); /* BUG */\n",
+        "return kvm_tdp_mmu_handle_gfn(kvm, range, set_spte_gfn);"),
     Bug("yielding-zap-inside-plain-root-walk", "yield-in-walk",
         "\tfor_each_tdp_mmu_root_yield_safe(kvm, root, false)\n"
         "\t\tflush = tdp_mmu_zap_leafs(kvm, root, start, end, true, flush);",
