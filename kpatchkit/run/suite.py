@@ -133,7 +133,7 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
             outcome = "panic"
         detail = panic or (f"killed after {vm.seconds:.0f}s while running {vm.hung_test}"
                            if vm.status == "timeout" else "")
-        if vm.status == "no-boot":
+        if vm.status == "no-boot" and not panic:
             detail = "the guest never reached its init (see console log)"
         run = KernelRun(name=spec.name, commit=img.commit, config_hash=img.config_hash,
                         build_seconds=img.build_seconds, build_cached=img.cached,
