@@ -86,11 +86,18 @@ class _Run:
     def apply_patch(self, p: Patch) -> None:
         from kpatchkit.fetch import series_mbox
 
+        before = amod.head(self.wt)
         ok, output = amod.am(self.wt, series_mbox([p]))
         if ok:
-            self.commits.append(CommitInfo(sha=amod.head(self.wt), subject=p.subject,
-                                           kind="patch", patch=label(p),
-                                           author=f"{p.author} <{p.email}>", method="am"))
+            sha = amod.head(self.wt)
+            # git am --3way skips a patch whose change the tree already has
+            method = "already-applied" if sha == before else "am"
+            if method == "already-applied":
+                self.notes.append(f"{label(p)}: the tree already has this change (git am: "
+                                  f"{output.strip().splitlines()[-1][:100]})")
+            self.commits.append(CommitInfo(sha=sha, subject=p.subject, kind="patch",
+                                           patch=label(p), author=f"{p.author} <{p.email}>",
+                                           method=method))
             return
         info(f"apply: {label(p)} does not apply as mailed; re-anchoring its hunks by function")
         outcomes = []
@@ -391,7 +398,7 @@ def _apply_all(run: _Run, applied: Applied) -> None:
     applied.drift_rules = run.port_commit()
     if applied.drift_rules:
         applied.port_diff = g.out(run.wt, "show", "--format=", "--no-color", "HEAD") + "\n"
-    if any(c.method != "am" for c in run.commits):
+    if any(c.method not in ("am", "already-applied") for c in run.commits):
         applied.result = "ported"
     applied.patched_commit = amod.head(run.wt)
     applied.missing_symbols = run.missing_symbols(applied.patched_commit)

@@ -39,7 +39,7 @@ class CommitInfo(Record):
     kind: str  # "patch" (the author's, possibly re-anchored) | "port" (kpatchkit's drift edits)
     patch: str | None = None  # "1/2" for patch commits
     author: str = ""
-    method: str = "am"  # "am" (applied as mailed), "reanchored", "drift"
+    method: str = "am"  # "am" (applied as mailed), "already-applied", "reanchored", "drift"
     hunks: list[dict] = field(default_factory=list)  # re-anchoring per hunk (port.HunkOutcome)
 
 

@@ -96,6 +96,8 @@ def resolve_tree(spec: str) -> TreeInfo:
     base = kernel_src_dir()
     if _NAME_RE.match(spec) and (base / spec).is_symlink():
         tree = _load_link(spec, base / spec)
+        if tree is not None and tree.kind == "git-local" and Path(tree.origin).is_dir():
+            return sources.materialise(tree.origin, spec)  # follow the user's new commits
         if tree is None:
             raise KpatchkitError(f"kernel_src/{spec} points at a missing or unfinished cache "
                                  f"entry; run 'kpatchkit tree add {spec} --from SOURCE --force'")

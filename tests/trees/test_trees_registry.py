@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -103,6 +105,34 @@ def test_local_repo_is_cloned_and_never_modified(user_repo: Path) -> None:
     after = _snapshot(user_repo)
     assert registry.resolve_tree(str(user_repo)).head == after["head"]
     assert _snapshot(user_repo) == after
+    # added by name, the tree still follows the user's HEAD
+    assert registry.add_tree("mine", str(user_repo)).head == after["head"]
+    _git(user_repo, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-q",
+         "--allow-empty", "-m", "third")
+    third = _git(user_repo, "rev-parse", "HEAD")
+    assert registry.resolve_tree("mine").head == third
+
+
+def test_concurrent_adds_of_one_tarball_build_it_once(tmp_path: Path) -> None:
+    src = tmp_path / "linux"
+    (src / "kernel").mkdir(parents=True)
+    (src / "Makefile").write_text(MAKEFILE)
+    for i in range(300):
+        (src / "kernel" / f"f{i}.c").write_text(f"int f{i};\n")
+    tarball = tmp_path / "linux.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tf:
+        tf.add(src, arcname="linux")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    procs = [subprocess.Popen([sys.executable, "-m", "kpatchkit", "tree", "add", f"n{i}",
+                               "--from", str(tarball), "--json"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in outs]
+    heads = {json.loads(o)["head"] for o, _ in outs}
+    paths = {json.loads(o)["path"] for o, _ in outs}
+    assert len(heads) == 1 and len(paths) == 1
+    assert sum("extracting" in e for _, e in outs) == 1  # one process built it, two waited
 
 
 def test_git_url_and_names(user_repo: Path) -> None:
