@@ -61,6 +61,7 @@ class FunctionCFG:
     assigned: set[str]
     static: bool
     calls: list[Event]
+    addr_taken: set[str] = field(default_factory=set)
 
 
 def expr_text(node: c_ast.Node | None) -> str:
@@ -90,6 +91,7 @@ class _Builder:
         self.nodes: dict[int, Node] = {}
         self.labels: dict[str, Node] = {}
         self.assigned: set[str] = set()
+        self.addr_taken: set[str] = set()
         self.walks: tuple = ()
         self.brk: list[int] = []
         self.cont: list[int] = []
@@ -121,15 +123,23 @@ class _Builder:
             out.append(ev)
             self.calls.append(ev)
             return
-        if isinstance(expr, c_ast.Assignment):
-            target = expr.lvalue
-            if isinstance(target, c_ast.ID):
-                self.assigned.add(target.name)
+        if isinstance(expr, c_ast.Assignment) and isinstance(expr.lvalue, c_ast.ID):
+            # Flag variables (`locked = true;`) become path facts: emit the assignment.
+            self._collect(expr.rvalue, line, out)
+            name = expr.lvalue.name
+            self.assigned.add(name)
+            value = expr_text(expr.rvalue) if expr.op == "=" else "?"
+            out.append(Event("=", [name, value], _line(expr, line), kind="assign"))
+            return
         if isinstance(expr, c_ast.UnaryOp) and expr.op in ("++", "--", "p++", "p--"):
             if isinstance(expr.expr, c_ast.ID):
                 self.assigned.add(expr.expr.name)
+                out.append(Event("=", [expr.expr.name, "?"], _line(expr, line), kind="assign"))
+                return
         if isinstance(expr, c_ast.UnaryOp) and expr.op == "&" and isinstance(expr.expr, c_ast.ID):
-            self.assigned.add(expr.expr.name)  # address taken: may change behind our back
+            # Address taken: may change behind our back, never a fact.
+            self.assigned.add(expr.expr.name)
+            self.addr_taken.add(expr.expr.name)
         for _, child in expr.children():
             self._collect(child, line, out)
 
@@ -178,7 +188,14 @@ class _Builder:
             return self.block(s.block_items, nxt)
         if isinstance(s, c_ast.Decl):
             if s.init is not None:
-                return self.simple(s.init, nxt, line)
+                evs = self.events(s.init, line)
+                if s.name and not isinstance(s.init, c_ast.InitList):
+                    evs.append(Event("=", [s.name, expr_text(s.init)], line, kind="assign"))
+                if not evs:
+                    return nxt
+                node = self.new(line, "stmt", [nxt])
+                node.events = evs
+                return node.id
             return nxt
         if isinstance(s, c_ast.DeclList):
             return self.block(list(s.decls), nxt)
@@ -305,7 +322,7 @@ class _Builder:
         return FunctionCFG(
             name=fn.decl.name, file=fn.coord.file, line=line, params=params, nodes=self.nodes,
             entry=entry.id, exit=self.exit, assigned=self.assigned, static="static" in storage,
-            calls=self.calls,
+            calls=self.calls, addr_taken=self.addr_taken,
         )
 
 

@@ -191,11 +191,15 @@ class FunctionAnalysis:
         return bool(self._mmu_re.search(arg.strip().rstrip(")")))
 
     def tracked(self, var: str) -> bool:
-        return bool(var) and var not in self.cfg.assigned
+        return bool(var) and var not in self.cfg.addr_taken
+
+    def entry_param(self, var: str) -> bool:
+        """A parameter never reassigned: a fact on it is a fact on the caller's argument."""
+        return var in self.cfg.params and var not in self.cfg.assigned
 
     def param_cond(self, st: State) -> Cond:
         """The path's facts restricted to parameters (the summary's condition)."""
-        return frozenset((v, "b", b) for v, b in st.facts if v in self.cfg.params)
+        return frozenset((v, "b", b) for v, b in st.facts if self.entry_param(v))
 
     def report(self, check: str, line: int, message: str, trace: tuple, st: State) -> None:
         key = (check, line, message)
@@ -213,7 +217,7 @@ class FunctionAnalysis:
                 return True
             if any(flag in a for flag in self.kb.gfp.get("atomic", [])):
                 return False
-            return a if a in self.cfg.params else None
+            return a if self.entry_param(a) else None
         if a in ("true", "1"):
             return True
         if a in ("false", "0", "NULL"):
@@ -224,7 +228,7 @@ class FunctionAnalysis:
             known = st.fact(name) if self.tracked(name) else None
             if known is not None:
                 return known != neg
-            if name in self.cfg.params and self.tracked(name) and not neg:
+            if self.entry_param(name) and not neg:
                 return name
         return None
 
@@ -295,7 +299,8 @@ class FunctionAnalysis:
         for ev in node.events:
             nxt: list[tuple[State, tuple]] = []
             for st, tr in states:
-                self.note_call(ev, node, st)
+                if ev.kind != "assign":
+                    self.note_call(ev, node, st)
                 nxt.extend(self.apply_event(ev, node, st, tr))
             # Dedupe, keeping the first trace.
             uniq: dict[State, tuple] = {}
@@ -315,6 +320,14 @@ class FunctionAnalysis:
 
     # ---- events -------------------------------------------------------------------------
     def apply_event(self, ev: Event, node: Node, st: State, tr: tuple):
+        if ev.kind == "assign":
+            var, value = ev.args
+            facts = frozenset(f for f in st.facts if f[0] != var)
+            if value in ("true", "1"):
+                facts |= {(var, True)}
+            elif value in ("false", "0", "NULL"):
+                facts |= {(var, False)}
+            return [(_replace(st, facts=facts), tr)] if facts != st.facts else [(st, tr)]
         if ev.kind == "iter":
             return self.apply_iter(ev, node, st, tr)
         prim = self.kb.prims.get(ev.name)
@@ -323,7 +336,7 @@ class FunctionAnalysis:
         summ = self.summaries.get(ev.name)
         if summ is not None and summ.name != self.cfg.name:
             return self.apply_summary(ev, summ, node, st, tr)
-        if ev.name in self.cfg.params and self.tracked(ev.name):
+        if self.entry_param(ev.name):
             rec = (ev.name, st, ev.line)
             if rec not in self.summary.pcalls:
                 self.summary.pcalls.append(rec)
