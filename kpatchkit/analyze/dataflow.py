@@ -217,7 +217,8 @@ class FunctionAnalysis:
                 return True
             if any(flag in a for flag in self.kb.gfp.get("atomic", [])):
                 return False
-            return a if self.entry_param(a) else None
+            # `gfp |= __GFP_ZERO` keeps the caller's reclaim bits: any gfp parameter counts.
+            return a if a in self.cfg.params else None
         if a in ("true", "1"):
             return True
         if a in ("false", "0", "NULL"):
