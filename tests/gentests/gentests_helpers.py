@@ -73,3 +73,27 @@ def commit_variant(repo: Path, parent: str, variant: dict) -> str:
              "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
     return git("commit-tree", tree, "-p", parent, "-m", f"BROKEN: {variant['name']}",
                env=ident).strip()
+
+
+def boot_scenarios(tree, tests: list, fragments: list, work: Path) -> dict:
+    """Build ``tree``'s head with ``fragments``, boot it with ``tests``: {test name: result}.
+
+    The run stage's pieces (kbuild image, selftest build, initramfs, QEMU, collection), for a
+    kernel config the run stage does not make itself (e.g. with gentests.config for KSM).
+    """
+    from kpatchkit.kernel import kbuild, selftests
+    from kpatchkit.run import collect, qemu
+    from kpatchkit.run.initramfs import GuestTest, build_initramfs
+
+    repo = Path(tree.path)
+    image = kbuild.build_image(repo, tree.head, fragments)
+    binaries = selftests.build_selftests(repo, tree.head, [],
+                                         {t.name: Path(t.c_path) for t in tests})
+    guest = [GuestTest(name=t.name, program=t.name, args=t.args, timeout=t.timeout)
+             for t in tests]
+    initrd = build_initramfs(guest, binaries)
+    vm = qemu.run_vm(image.path, initrd, work, accel=qemu.detect_accel(),
+                     test_timeouts={t.name: t.timeout for t in tests}, smp=2)
+    results, splats, panic = collect.collect("base", guest, vm)
+    assert vm.status == "ok" and not panic and not splats, (vm.status, panic, splats)
+    return {r.test: r for r in results}

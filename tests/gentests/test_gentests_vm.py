@@ -87,3 +87,28 @@ def test_broken_port_is_caught(run_report, variant: dict) -> None:
     name = next(t.name for t in tests if t.scenario == variant["caught_by"])
     r = results[(variant["name"], name)]
     assert r.result == "fail", f"{variant['name']} not caught by {name}: {r.result}\n{r.output}"
+
+
+def test_612_library_tests_run_and_ksm_is_exercised(tmp_path_factory) -> None:
+    """The 6.12-rendered tests (printf asserts, automatic ucall, VM shapes) run on 6.12's own
+    kernel, built with the scenarios' fragment so that KSM is there: every scenario passes,
+    the COW scenarios cost about two faults per write (DESIGN.md: 6.12 as 6.1)."""
+    from gentests_helpers import boot_scenarios
+
+    from kpatchkit.gentests import render_scenarios
+    from kpatchkit.gentests.render import FRAGMENT
+    from kpatchkit.run.qemu import detect_accel, vendor_fragment
+
+    tree = real_tree("deb612")
+    out = Path(os.environ.get("KPATCHKIT_GENTESTS_VM_OUT") or tmp_path_factory.mktemp("vm"))
+    tests = render_scenarios(tree, out / "src612")
+    frags = ["kvm-base", vendor_fragment(detect_accel()), "selftests", out / "src612" / FRAGMENT]
+    results = boot_scenarios(tree, tests, frags, out / "vm612")
+    seen = {}
+    for t in tests:
+        r = results[t.name]
+        assert r.result == "pass", f"{t.name}: {r.result}\n{r.output}"
+        seen[t.scenario] = r.faults_per_cow_write
+        assert within(t.expectations["faults_per_cow_write"]["base"], r.faults_per_cow_write)
+    (out / "vm612.json").write_text(json.dumps(seen, indent=1))
+    print(json.dumps(seen, indent=1))
