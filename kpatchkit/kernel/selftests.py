@@ -74,6 +74,16 @@ def upstream_programs(selftests_dir: Path) -> list[str]:
     return _PROG_RE.findall((selftests_dir / "Makefile").read_text())
 
 
+def tree_programs(repo: Path, commit: str) -> set[str]:
+    """Basenames of the x86_64 selftest programs ``commit``'s Makefile lists (read from git)."""
+    sha = resolve_commit(Path(repo), commit)
+    try:
+        text = _git(Path(repo), "show", f"{sha}:{SELFTESTS}/Makefile")
+    except InfraError:
+        return set()
+    return {Path(p).name for p in _PROG_RE.findall(text)}
+
+
 def _export(repo: Path, sha: str, dest: Path) -> None:
     """``git archive`` the needed paths of ``sha`` into ``dest`` and install the uapi headers."""
     tmp = dest.with_name(dest.name + ".tmp")

@@ -107,6 +107,11 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
         images.append(img)
 
     extras = dict(extra_sources or {})
+    have = selftests.tree_programs(kernels[0].repo, kernels[0].commit)
+    absent = [t for t in tests if t.program not in extras and t.program not in have]
+    tests = [t for t in tests if t not in absent]
+    for t in absent:
+        progress(f"[run] {t.name}: no such selftest in this tree; reported as skip")
     programs = sorted({t.program for t in tests} - set(extras))
     progress(f"[run] building {len(programs)} selftests + {len(extras)} generated tests")
     binaries = selftests.build_selftests(kernels[0].repo, kernels[0].commit, programs, extras)
@@ -154,6 +159,10 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
     for run, results in done:
         report.kernels.append(run)
         report.results.extend(results)
+        report.results.extend(TestResult(kernel=run.name, test=t.name, result="skip",
+                                         args=list(t.args),
+                                         output="kpatchkit: not in this tree's selftests")
+                              for t in absent)
     _compare(report, {t.name for t in tests if t.program in extras or t.name in extras})
     return report
 

@@ -4,11 +4,10 @@ warm runs reuse the cached images, selftests and initramfs."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from runtest_git import commit_with_edit
 
 from kpatchkit.run.initramfs import GuestTest
 from kpatchkit.run.suite import KernelSpec, exit_code, run_suite, select_tests, upstream_tests
@@ -41,27 +40,6 @@ def _qemus_of(run_dir: Path) -> list[int]:
     return pids
 
 
-def _commit_with_edit(repo: Path, base: str, path: str, old: str, new: str) -> str:
-    """A dangling commit in kpatchkit's repo: ``base`` with one edit (no ref, no worktree)."""
-    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "kpatchkit-test-index")}
-    git = ["git", "-C", str(repo)]
-    text = subprocess.run([*git, "show", f"{base}:{path}"], capture_output=True, text=True,
-                          check=True).stdout
-    assert old in text, f"{old!r} not in {path}"
-    blob = subprocess.run([*git, "hash-object", "-w", "--stdin"], input=text.replace(old, new, 1),
-                          capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run([*git, "read-tree", base], env=env, check=True)
-    subprocess.run([*git, "update-index", "--cacheinfo", f"100644,{blob},{path}"], env=env,
-                   check=True)
-    tree_id = subprocess.run([*git, "write-tree"], env=env, capture_output=True, text=True,
-                             check=True).stdout.strip()
-    Path(env["GIT_INDEX_FILE"]).unlink(missing_ok=True)
-    return subprocess.run(
-        [*git, "-c", "user.name=kpatchkit test", "-c", "user.email=test@kpatchkit.invalid",
-         "commit-tree", tree_id, "-p", base, "-m", "test: cond_resched() under rcu_read_lock()"],
-        capture_output=True, text=True, check=True).stdout.strip()
-
-
 def test_base_debug_kernel_runs_upstream_tests_without_splats(tree, tmp_path):
     upstream, known = upstream_tests(tree.version)
     tests = select_tests(upstream, FEW)
@@ -81,7 +59,7 @@ def test_base_debug_kernel_runs_upstream_tests_without_splats(tree, tmp_path):
 
 
 def test_broken_variant_gives_a_classified_splat_naming_the_function(tree, tmp_path):
-    broken = _commit_with_edit(
+    broken = commit_with_edit(
         tree.path, tree.head, "arch/x86/kvm/mmu/tdp_mmu.c",
         "tdp_mmu_for_each_pte(iter, mmu, fault->gfn, fault->gfn + 1) {\n",
         "tdp_mmu_for_each_pte(iter, mmu, fault->gfn, fault->gfn + 1) {\n\t\tcond_resched();\n")
