@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kpatchkit.analyze.cfg import Event, FunctionCFG, Node
 from kpatchkit.analyze.knowledge import Knowledge
@@ -27,9 +28,8 @@ TRACE_LEN = 14
 Cond = frozenset
 
 
-@dataclass(frozen=True)
-class State:
-    """The lock state on one path (hashable; the trace travels beside it)."""
+class State(NamedTuple):
+    """The lock state on one path (a tuple: cheap to hash; the trace travels beside it)."""
 
     mmu: str = "E"
     rcu: int = 0
@@ -204,7 +204,8 @@ class FunctionAnalysis:
     def report(self, check: str, line: int, message: str, trace: tuple, st: State) -> None:
         key = (check, line, message)
         if key not in self.findings:
-            steps = list(trace) + [(line, describe(st, self.base), message)]
+            steps = [(ln, describe(*sb) if isinstance(sb, tuple) else sb, note)
+                     for ln, sb, note in trace] + [(line, describe(st, self.base), message)]
             self.findings[key] = RawFinding(check, self.cfg.name, line, message, steps)
 
     def eval_arg(self, arg: str, st: State, pred: str = "b") -> bool | str | None:
@@ -742,11 +743,7 @@ def _with_fact(st: State, var: str, val: bool) -> State:
 
 
 def _replace(st: State, **kw) -> State:
-    d = dict(mmu=st.mmu, rcu=st.rcu, spins=st.spins, released=st.released,
-             preempt=st.preempt, irq=st.irq, facts=st.facts, assumed=st.assumed,
-             rcu_own=st.rcu_own)
-    d.update(kw)
-    return State(**d)
+    return st._replace(**kw)
 
 
 def _refine(st: State, need: str) -> State:
@@ -759,7 +756,8 @@ def _refine(st: State, need: str) -> State:
 
 
 def _step(tr: tuple, line: int, st: State, base: int | None, note: str) -> tuple:
-    step = (line, describe(st, base), note)
+    # States are described only when a finding is reported (most traces are dropped).
+    step = (line, (st, base), note)
     return (tr + (step,))[-TRACE_LEN:]
 
 
