@@ -12,6 +12,7 @@ Acceleration: KVM only when the host really offers nested virtualisation to this
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import shutil
@@ -84,6 +85,13 @@ def qemu_command(kernel: Path, initrd: Path, console: Path, results: Path, *, ac
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL QEMU if the thread that started it dies (even by
+    SIGKILL, when no ``finally`` runs), so no QEMU outlives kpatchkit."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -114,7 +122,7 @@ def run_vm(kernel: Path, initrd: Path, workdir: Path, *, accel: str,
     start = time.monotonic()
     stderr = open(workdir / "qemu.stderr", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_die_with_parent)
     boot = None
     current, current_start, seen = None, start, 0
     status, hung = "died", None

@@ -120,3 +120,36 @@ def test_test_timeout_hang_and_panic_are_reported(tree, tmp_path):
     assert any(s.kind == "panic" for s in k.splats)
     assert rep.results[0].result == "error"
     assert _qemus_of(tmp_path) == []
+
+
+def test_no_qemu_survives_a_killed_kpatchkit(tree, tmp_path):
+    """SIGKILL the process running the VM (no finally runs): QEMU must die with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from kpatchkit.kernel import kbuild, selftests
+    from kpatchkit.run.initramfs import build_initramfs
+
+    src = tmp_path / "kpatchkit_sleeper.c"
+    src.write_text(HANG_C)
+    img = kbuild.build_image(tree.path, tree.head)
+    bins = selftests.build_selftests(tree.path, tree.head, [], {"kpatchkit_sleeper": src})
+    initrd = build_initramfs([GuestTest("kpatchkit_sleeper", "kpatchkit_sleeper", [], 600)],
+                             bins)
+    code = ("import sys; from pathlib import Path; from kpatchkit.run import qemu; "
+            "qemu.run_vm(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), accel='tcg', "
+            "test_timeouts={})")
+    child = subprocess.Popen([sys.executable, "-c", code, str(img.path), str(initrd),
+                              str(tmp_path / "vm")])
+    deadline = time.monotonic() + 60
+    while not _qemus_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _qemus_of(tmp_path), "QEMU never started"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 10
+    while _qemus_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _qemus_of(tmp_path) == []
