@@ -8,6 +8,8 @@ the CLI layer hands it the patched commit and the generated test sources.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import os
 import re
 import tomllib
 from collections.abc import Callable, Sequence
@@ -71,6 +73,14 @@ def select_tests(all_tests: list[GuestTest], names: Sequence[str] | None) -> lis
     return out
 
 
+def timeout_scale() -> float:
+    """``$KPATCHKIT_TIMEOUT_SCALE`` (default 1.0)."""
+    try:
+        return max(0.1, float(os.environ.get("KPATCHKIT_TIMEOUT_SCALE", "1")))
+    except ValueError:
+        return 1.0
+
+
 def _fragments(accel: str, debug: bool, kasan: bool) -> list[str]:
     frags = ["kvm-base", qemu.vendor_fragment(accel), "selftests"]
     if debug:
@@ -115,6 +125,11 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
     programs = sorted({t.program for t in tests} - set(extras))
     progress(f"[run] building {len(programs)} selftests + {len(extras)} generated tests")
     binaries = selftests.build_selftests(kernels[0].repo, kernels[0].commit, programs, extras)
+    # A shared, loaded machine makes TCG slower: $KPATCHKIT_TIMEOUT_SCALE stretches every
+    # per-test timeout (guest side, and so the host's hang watchdog too).
+    scale = timeout_scale()
+    if scale != 1.0:
+        tests = [dataclasses.replace(t, timeout=max(1, round(t.timeout * scale))) for t in tests]
     initrd = build_initramfs(tests, binaries)
     timeouts = {t.name: t.timeout for t in tests}
     known_here = {name: reason for (name, acc), reason in (known or {}).items() if acc == accel}
