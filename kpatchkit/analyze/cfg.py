@@ -10,6 +10,7 @@ Iterator loops (``for (ITER(args); __kpk_iter_cond(); __kpk_iter_next())``) beco
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pycparser import c_ast, c_generator
@@ -164,6 +165,10 @@ class _Builder:
                          True)
             return node.id
         node.events = self.events(expr, line)
+        if _pure(expr):
+            # A side-effect-free predicate call (`is_tdp_mmu(vcpu->arch.mmu)`) is a fact by its
+            # text: the same test later on the path (or in a paired callee) answers the same.
+            node.cond = ("text", expr_text(expr), True)
         return node.id
 
     # ---- statements (continuation style: lower(stmt, next) -> entry) -------------------
@@ -324,6 +329,25 @@ class _Builder:
             entry=entry.id, exit=self.exit, assigned=self.assigned, static="static" in storage,
             calls=self.calls, addr_taken=self.addr_taken,
         )
+
+
+PURE_CALL = re.compile(r"^(is_tdp_mmu|is_tdp_mmu_enabled|kvm_memslots_have_rmaps)$")
+
+
+def _pure(expr: c_ast.Node) -> bool:
+    """A known side-effect-free predicate call on plain variables and fields."""
+    if isinstance(expr, c_ast.FuncCall) and PURE_CALL.match(_callee(expr)):
+        args = expr.args.exprs if expr.args is not None else []
+        return all(_field_read(a) for a in args)
+    return False
+
+
+def _field_read(expr: c_ast.Node) -> bool:
+    if isinstance(expr, c_ast.ID):
+        return True
+    if isinstance(expr, c_ast.StructRef):
+        return _field_read(expr.name)
+    return False
 
 
 def _plain_call(s: c_ast.Node | None) -> bool:

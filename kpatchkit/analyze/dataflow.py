@@ -199,7 +199,14 @@ class FunctionAnalysis:
 
     def param_cond(self, st: State) -> Cond:
         """The path's facts restricted to parameters (the summary's condition)."""
-        return frozenset((v, "b", b) for v, b in st.facts if self.entry_param(v))
+        out = set()
+        for v, b in st.facts:
+            if self.entry_param(v):
+                out.add((v, "b", b))
+            elif not v.isidentifier() and _roots(v) and all(self.entry_param(r)
+                                                            for r in _roots(v)):
+                out.add((v, "t", b))
+        return frozenset(out)
 
     def report(self, check: str, line: int, message: str, trace: tuple, st: State) -> None:
         key = (check, line, message)
@@ -274,7 +281,7 @@ class FunctionAnalysis:
             kind = node.cond[0]
             t, f = node.succ
             for s, tr in states:
-                if kind == "var" and self.tracked(node.cond[1]):
+                if kind in ("var", "text") and self.tracked(node.cond[1]):
                     var = node.cond[1]
                     known = s.fact(var)
                     if known is not False:
@@ -324,7 +331,9 @@ class FunctionAnalysis:
     def apply_event(self, ev: Event, node: Node, st: State, tr: tuple):
         if ev.kind == "assign":
             var, value = ev.args
-            facts = frozenset(f for f in st.facts if f[0] != var)
+            word = re.compile(rf"\b{re.escape(var)}\b")
+            facts = frozenset(f for f in st.facts if f[0] != var and not (
+                not f[0].isidentifier() and word.search(f[0])))
             if value in ("true", "1"):
                 facts |= {(var, True)}
             elif value in ("false", "0", "NULL"):
@@ -610,6 +619,15 @@ class FunctionAnalysis:
         out: set = set()
         unknown = False
         for pname, pred, val in cond:
+            if pred == "t":
+                v = self.eval_text(pname, summ, ev, st)
+                if v is None:
+                    unknown = True
+                elif isinstance(v, str):
+                    out.add((v, "t", val))
+                elif v != val:
+                    return False, frozenset(), False
+                continue
             if pname not in summ.params:
                 continue
             idx = summ.params.index(pname)
@@ -622,6 +640,26 @@ class FunctionAnalysis:
             elif v != val:
                 return False, frozenset(), False
         return True, frozenset(out), unknown
+
+    def eval_text(self, text: str, summ: Summary, ev: Event, st: State) -> bool | str | None:
+        """A callee's predicate text in the caller's frame: known, liftable text, or None."""
+        mapping = {}
+        for root in _roots(text):
+            if root not in summ.params:
+                return None
+            idx = summ.params.index(root)
+            arg = ev.args[idx].strip() if idx < len(ev.args) else ""
+            if not arg:
+                return None
+            mapping[root] = arg if arg.isidentifier() else f"({arg})"
+        new = _ROOT.sub(lambda m: mapping.get(m.group(1), m.group(1)), text)
+        known = st.fact(new)
+        if known is not None:
+            return known
+        roots = _roots(new)
+        if roots and all(self.entry_param(r) for r in roots):
+            return new
+        return None
 
     def apply_summary(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple,
                       via: tuple = (), report_as: str = ""):
@@ -640,7 +678,7 @@ class FunctionAnalysis:
             chain = ((self.cfg.name, line, name),) + via + req.chain
             s = st
             for v, pred, b in cond:
-                if pred == "b":
+                if pred in ("b", "t"):
                     s = _with_fact(s, v, b)
             if req.kind == "mmu":
                 if cond and st.eff == "E":
@@ -664,7 +702,7 @@ class FunctionAnalysis:
             extra = frozenset(c for c in cond if c[1] == "gfp")
             s = st
             for v, pred, b in cond:
-                if pred == "b":
+                if pred in ("b", "t"):
                     s = _with_fact(s, v, b)
             self.sleep_point(sp.kind, line, s, tr, node, ev.name, sp.mmu, extra, chain,
                              sp.atomic, sp.rcu)
@@ -677,7 +715,7 @@ class FunctionAnalysis:
                 continue
             s = st
             for v, pred, b in cond:
-                if pred == "b":
+                if pred in ("b", "t"):
                     s = _with_fact(s, v, b)
             mmu = s.mmu if eff.mmu == "E" else eff.mmu
             s = _replace(s, mmu=mmu, rcu=max(-RCU_CAP, min(RCU_CAP, s.rcu + eff.rcu)),
@@ -736,6 +774,16 @@ class FunctionAnalysis:
                     self.report("lock-imbalance", line,
                                 f"returns with mmu_lock {what} here but {was} on the return "
                                 f"at line {oline}", tr, st)
+
+
+# A variable read in a predicate text: not a field (after . or ->), not a called name.
+_ROOT = re.compile(r"(?<![.>\w])([A-Za-z_]\w*)\b(?!\s*\()")
+
+
+def _roots(text: str) -> set[str]:
+    """Variables a predicate text reads."""
+    return {m.group(1) for m in _ROOT.finditer(text)
+            if m.group(1) not in ("NULL", "true", "false", "sizeof")}
 
 
 def _with_fact(st: State, var: str, val: bool) -> State:
