@@ -154,3 +154,11 @@ def test_real_mode_agrees_with_fast_mode(repo: Path) -> None:
 
     assert table(fast) == table(real)
     assert len(table(real)) > 50
+
+
+def test_cli_patch_series_goes_through_apply(repo: Path, lore: Path, capsys) -> None:
+    code = main(["analyze", "--tree", "deb61", "--patch", str(lore / "series.mbox"), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["counts"]["new"] == 0
+    row = next(c for c in data["added_calls"] if c["call"] == "make_spte")
+    assert row["context"]["mmu_lock"] == "write" and row["context"]["rcu"] == 1
