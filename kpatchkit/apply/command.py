@@ -49,7 +49,9 @@ def _human(applied) -> None:
     if applied.failure:
         f = applied.failure
         info(f"failed: {f['patch']} {f['file']} hunk {f['hunk']}: {f['reason']}")
-    info(f"result: {applied.result}; worktree {applied.worktree} branch {applied.branch}")
+    where = (f"; worktree {applied.worktree} branch {applied.branch}" if applied.worktree
+             else "; no worktree needed")
+    info(f"result: {applied.result}{where}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,7 +45,8 @@ NULL""".split())
 
 
 def _series_key(tree: TreeInfo, base_commit: str, patches: list[Patch]) -> str:
-    chunks = [ENGINE_VERSION, tree.head, base_commit, drift.rules_digest()]
+    obsolete = (Path(__file__).with_name("data") / "obsolete.toml").read_text()
+    chunks = [ENGINE_VERSION, tree.head, base_commit, drift.rules_digest(), obsolete]
     for p in patches:
         chunks += [p.subject, p.author, p.email, p.date, p.body, json.dumps(p.trailers), p.diff]
     return cache.content_hash(*chunks)
@@ -288,8 +289,51 @@ def _removed_by(repo: Path, commit: str, function: str, path: str) -> str | None
     return line if f"{function}(" not in still else None
 
 
+def _obsolete_info(run: _Run, p: Patch, exc: port.Obsolete) -> ObsoleteInfo:
+    removed = _removed_by(run.repo, run.base_commit, exc.function, exc.file)
+    note = ("" if removed else "the tree has no history to say which commit removed it"
+            + _known_removal(exc.function))
+    return ObsoleteInfo(function=exc.function, file=exc.file, patch=label(p),
+                        removed_by=removed, note=note)
+
+
+def _preflight(run: _Run, base_commit: str) -> ObsoleteInfo | None:
+    """Re-anchor the series in memory on the base's files; report an obsolete verdict early.
+
+    Anything else (a clean apply, a failure) is left to the real ``git am`` + port path.
+    """
+    run.base_commit = base_commit
+    texts: dict[str, str | None] = {}
+    for p in run.patches:
+        for fd in p.files:
+            if fd.old_path is None or fd.binary:
+                continue
+            if fd.path not in texts:
+                texts[fd.path] = g.show_file(run.repo, base_commit, fd.path)
+            if texts[fd.path] is None:
+                return None
+            try:
+                texts[fd.path], _ = port.reanchor_file(texts[fd.path], fd)
+            except port.Obsolete as exc:
+                return _obsolete_info(run, p, exc)
+            except port.PortFailure:
+                return None
+    return None
+
+
+def _known_removal(function: str) -> str:
+    """'; known upstream: ...' from data/obsolete.toml, or ''."""
+    import tomllib
+
+    data = tomllib.loads((Path(__file__).with_name("data") / "obsolete.toml").read_text())
+    for r in data.get("removed", []):
+        if r["function"] == function:
+            return f"; known upstream: removed in {r['removed_in']} ({r['change']})"
+    return ""
+
+
 def _entry(key: str) -> Path:
-    return cache.cache_dir("apply") / key
+    return cache.cache_dir("apply", key)
 
 
 def _load_cached(entry: Path, repo: Path) -> Applied | None:
@@ -297,6 +341,8 @@ def _load_cached(entry: Path, repo: Path) -> Applied | None:
         applied = Applied.from_json(json.loads((entry / "applied.json").read_text()))
     except (OSError, ValueError, TypeError):
         return None
+    if applied.worktree is None:
+        return applied  # a verdict reached without a worktree (obsolete)
     if not Path(applied.worktree).is_dir() or not amod.branch_exists(repo, applied.branch):
         return None
     tip = g.rev_parse(repo, f"refs/heads/{applied.branch}")
@@ -342,6 +388,17 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
                 _store(entry, cached)
             cached.seconds = round(time.monotonic() - t0, 2)
             return cached
+        early = _preflight(run, base.commit)
+        if early is not None:
+            # The series changes a function the target lacks: no worktree (25-60 s) is needed
+            # to say so.
+            applied = Applied(result="obsolete", tree=tree.name, tree_version=tree.version,
+                              repo=str(tree.path), base=base, base_commit=base.commit,
+                              patched_commit=None, worktree=None, branch=None, obsolete=early,
+                              series=[f"{label(p)} {p.subject}" for p in run.patches],
+                              seconds=round(time.monotonic() - t0, 2))
+            _store(entry, applied)
+            return applied
         run.wt = entry / "worktree"
         branch = f"kpatchkit/{amod.slug(run.patches[-1].subject)}-{key[:8]}"
         run.base_commit = base.commit
@@ -382,11 +439,7 @@ def _apply_all(run: _Run, applied: Applied) -> None:
             run.apply_patch(p)
         except port.Obsolete as exc:
             applied.result = "obsolete"
-            removed = _removed_by(run.repo, run.base_commit, exc.function, exc.file)
-            note = ("the tree has no history to say which commit removed it"
-                    if removed is None else "")
-            applied.obsolete = ObsoleteInfo(function=exc.function, file=exc.file,
-                                            patch=label(p), removed_by=removed, note=note)
+            applied.obsolete = _obsolete_info(run, p, exc)
             applied.commits = run.commits
             return
         except port.PortFailure as exc:

@@ -121,8 +121,8 @@ class Applied(Record):
     base: BaseResolution
     base_commit: str
     patched_commit: str | None
-    worktree: str
-    branch: str
+    worktree: str | None  # None when no worktree was needed (an obsolete verdict found up front)
+    branch: str | None
     commits: list[CommitInfo] = field(default_factory=list)
     drift_rules: list[DriftUse] = field(default_factory=list)
     port_diff: str = ""  # the port commit's diff (empty if no drift edits were needed)

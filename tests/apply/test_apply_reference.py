@@ -90,6 +90,9 @@ def test_612_is_obsolete(trees, lore: Path, capsys) -> None:
     assert rc == 1 and out["result"] == "obsolete"
     assert out["obsolete"]["function"] == "kvm_tdp_mmu_set_spte_gfn"
     assert "kvm_tdp_mmu_set_spte_gfn" in err
+    # a tarball has no history for git log -S; the known upstream removal is shown instead
+    assert out["obsolete"]["removed_by"] is None and "v6.10" in out["obsolete"]["note"]
+    assert out["worktree"] is None and out["commits"] == []  # decided without a checkout
 
 
 def test_compile_errors_map_to_patch_lines(trees, lore: Path, tmp_path: Path, capsys) -> None:
