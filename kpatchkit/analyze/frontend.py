@@ -74,6 +74,7 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
             return pickle.loads(entry.read_bytes()), True
         except Exception:  # noqa: BLE001 - a stale or torn entry is rebuilt
             pass
+    view.prefetch(ids)
     if mode == "fast":
         unit_text, source = stubs.build_unit(view, file, kb)
         pre = stubs.preprocess(unit_text, file)

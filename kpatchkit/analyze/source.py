@@ -17,11 +17,44 @@ class SourceView:
     rev: str | None = None
     # Files replaced in this view (tests inject bugs this way; nothing is written anywhere).
     overlay: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Texts already read at ``rev`` (a commit's files never change).
+    memo: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
 
     def read(self, relpath: str) -> str | None:
         """The text of ``relpath`` (None when it does not exist)."""
         if relpath in self.overlay:
             return self.overlay[relpath]
+        if relpath in self.memo:
+            return self.memo[relpath]
+        text = self._read(relpath)
+        if self.rev is not None:
+            self.memo[relpath] = text
+        return text
+
+    def prefetch(self, blobs: dict[str, str]) -> None:
+        """Read many files of ``rev`` (path -> blob id) with one ``git cat-file --batch``."""
+        todo = {p: b for p, b in blobs.items() if p not in self.memo and p not in self.overlay
+                and not p.startswith("overlay:")}
+        if self.rev is None or not todo:
+            return
+        proc = subprocess.run(["git", "-C", str(self.root), "cat-file", "--batch"],
+                              input="".join(f"{b}\n" for b in todo.values()).encode(),
+                              capture_output=True)
+        if proc.returncode != 0:
+            return
+        data = proc.stdout
+        pos = 0
+        for path in todo:
+            nl = data.index(b"\n", pos)
+            header = data[pos:nl].split()
+            if len(header) != 3:  # "<id> missing"
+                pos = nl + 1
+                continue
+            size = int(header[2])
+            self.memo[path] = data[nl + 1:nl + 1 + size].decode(errors="replace")
+            pos = nl + 1 + size + 1
+
+    def _read(self, relpath: str) -> str | None:
         if self.rev is None:
             path = self.root / relpath
             return path.read_text(errors="replace") if path.is_file() else None
