@@ -137,23 +137,32 @@ def test_unknown_file_is_a_usage_error(repo: Path, capsys) -> None:
     assert "nope.c not found" in capsys.readouterr().err
 
 
+LOCK_CALLS = {"read_lock", "write_lock", "read_unlock", "write_unlock", "rcu_read_lock",
+              "rcu_read_unlock", "lockdep_assert_held_write", "lockdep_assert_held_read",
+              "lockdep_assert_held", "spin_lock", "spin_unlock", "local_irq_disable",
+              "local_irq_enable", "cond_resched", "cond_resched_rwlock_write",
+              "for_each_tdp_mmu_root", "for_each_tdp_mmu_root_yield_safe",
+              "tdp_root_for_each_pte", "tdp_mmu_set_spte", "tdp_mmu_iter_cond_resched"}
+
+
 @pytest.mark.build
-def test_real_mode_agrees_with_fast_mode(repo: Path) -> None:
-    fast = analyze_file(repo, TDP, "HEAD", mode="fast")
-    real = analyze_file(repo, TDP, "HEAD", mode="real")
-    assert real.findings == [] and fast.findings == []
+@pytest.mark.parametrize("path,minimum", [(TDP, 50), ("arch/x86/kvm/mmu/mmu.c", 50),
+                                          ("arch/x86/kvm/mmu/spte.c", 0)])
+def test_real_mode_agrees_with_fast_mode(repo: Path, path: str, minimum: int) -> None:
+    """The stub headers lose nothing the checks use: same findings, same lock contexts."""
+    fast = analyze_file(repo, path, "HEAD", mode="fast")
+    real = analyze_file(repo, path, "HEAD", mode="real")
+    assert real.mode == "real"
+    assert [(f.check, f.line) for f in real.findings] == [(f.check, f.line) for f in fast.findings]
     assert set(fast.functions) <= set(real.functions)
-    lock_calls = {"read_lock", "write_lock", "read_unlock", "write_unlock", "rcu_read_lock",
-                  "rcu_read_unlock", "lockdep_assert_held_write", "lockdep_assert_held_read",
-                  "for_each_tdp_mmu_root", "for_each_tdp_mmu_root_yield_safe",
-                  "tdp_root_for_each_pte", "tdp_mmu_set_spte", "tdp_mmu_iter_cond_resched"}
 
     def table(res):
-        return {(c.function, c.call, c.line): (c.context["mmu_lock"], c.context["rcu"])
-                for c in res.calls if c.call in lock_calls}
+        return {(c.function, c.call, c.line): (c.context["mmu_lock"], c.context["rcu"],
+                                               c.context["irqs_off"])
+                for c in res.calls if c.call in LOCK_CALLS}
 
     assert table(fast) == table(real)
-    assert len(table(real)) > 50
+    assert len(table(real)) >= minimum
 
 
 def test_cli_patch_series_goes_through_apply(repo: Path, lore: Path, capsys) -> None:
