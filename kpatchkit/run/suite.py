@@ -11,12 +11,14 @@ import concurrent.futures
 import dataclasses
 import os
 import re
+import tempfile
+import time
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kpatchkit.cache import cache_dir, content_hash
+from kpatchkit.cache import cache_dir
 from kpatchkit.console import info
 from kpatchkit.errors import InfraError, KpatchkitError
 from kpatchkit.kernel import kbuild, selftests
@@ -137,8 +139,9 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
                      for t in tests}
     known_by_test = {k: v for k, v in known_by_test.items() if v}
     vm_smp = smp or (1 if parallel and len(kernels) > 1 else guest_config()["qemu"]["smp"])
-    run_dir = work_dir or cache_dir("runs") / content_hash(tree, *[i.path.name + str(i.path.parent)
-                                                      for i in images], str(initrd))
+    # One directory per run (logs are kept for the report); never shared by concurrent runs.
+    run_dir = work_dir or Path(tempfile.mkdtemp(
+        prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=cache_dir("runs")))
 
     def boot(idx: int) -> tuple[KernelRun, list[TestResult]]:
         spec, img = kernels[idx], images[idx]
