@@ -1,0 +1,88 @@
+"""Collecting one VM's logs into per-test results (the results-channel format of data/init.sh)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kpatchkit.run.collect import collect
+from kpatchkit.run.initramfs import GuestTest, render_init, render_list
+from kpatchkit.run.qemu import VmOutcome
+
+RESULTS = """\
+KPATCHKIT-RESULTS-BEGIN\r
+# kpatchkit-guest kernel=6.1.192+ cpus=1 tdp_mmu=Y
+TAP version 13
+1..4
+# kpatchkit-begin kpatchkit_cow_anon_thp_off
+    TAP version 13
+    1..1
+    # kpatchkit-stat phase=read pf_taken=1025 pf_fixed=1025 pf_spurious=0 exits=1100
+    # kpatchkit-stat phase=write_after_read pf_taken=2048 pf_fixed=1024 pf_spurious=0 exits=2100
+    # kpatchkit-metric faults_per_cow_write=2.000
+    ok 1 cow write after read
+# kpatchkit-stats kpatchkit_cow_anon_thp_off seconds=3.51 exit=0 pf_taken=3073 pf_fixed=2049
+ok 1 kpatchkit_cow_anon_thp_off
+# kpatchkit-begin smm_test
+    smm_test: no SMM support
+# kpatchkit-stats smm_test seconds=0.20 exit=4
+ok 2 smm_test # SKIP exit 4 (KSFT_SKIP)
+# kpatchkit-begin svm_nested_soft_inject_test
+    ==== Test Assertion Failure ====
+# kpatchkit-stats svm_nested_soft_inject_test seconds=1.00 exit=254
+not ok 3 svm_nested_soft_inject_test # exit=254
+# kpatchkit-begin dirty_log_test
+    Test iterations: 3
+"""
+
+CONSOLE = """\
+[    1.0] Run /init as init process
+[    5.0] kpatchkit: begin dirty_log_test
+[    9.0] Kernel panic - not syncing: Fatal exception
+"""
+
+
+def _vm(tmp_path: Path, status: str) -> VmOutcome:
+    (tmp_path / "results.log").write_text(RESULTS)
+    (tmp_path / "console.log").write_text(CONSOLE)
+    return VmOutcome(console=tmp_path / "console.log", results=tmp_path / "results.log",
+                     returncode=0, seconds=10.0, boot_seconds=1.0, status=status)
+
+
+TESTS = [GuestTest("kpatchkit_cow_anon_thp_off", "kpatchkit_cow_anon_thp_off"),
+         GuestTest("smm_test", "smm_test"),
+         GuestTest("svm_nested_soft_inject_test", "svm_nested_soft_inject_test"),
+         GuestTest("dirty_log_test", "dirty_log_test", ["-i", "3"]),
+         GuestTest("kvm_create_max_vcpus", "kvm_create_max_vcpus")]
+
+
+def test_collect_outcomes_metrics_stats_and_panic(tmp_path):
+    results, splats, panic = collect("base", TESTS, _vm(tmp_path, "died"),
+                                     {"svm_nested_soft_inject_test": "no nRIP save in TCG"})
+    by = {r.test: r for r in results}
+    cow = by["kpatchkit_cow_anon_thp_off"]
+    assert cow.result == "pass" and cow.seconds == 3.51 and cow.exit_code == 0
+    assert cow.faults_per_cow_write == 2.0 and cow.to_json()["faults_per_cow_write"] == 2.0
+    assert cow.phases["write_after_read"]["pf_taken"] == 2048
+    assert cow.stats == {"pf_taken": 3073, "pf_fixed": 2049}
+    assert by["smm_test"].result == "skip" and "faults_per_cow_write" not in \
+        by["smm_test"].to_json()
+    soft = by["svm_nested_soft_inject_test"]
+    assert soft.result == "fail" and soft.known == "no nRIP save in TCG"
+    dirty = by["dirty_log_test"]  # running when the kernel panicked
+    assert dirty.result == "error" and "Fatal exception" in dirty.output
+    assert [s.test for s in dirty.splats] == ["dirty_log_test"]
+    assert by["kvm_create_max_vcpus"].result == "error"
+    assert "not run" in by["kvm_create_max_vcpus"].output
+    assert panic == "Kernel panic - not syncing: Fatal exception"
+    assert [s.kind for s in splats] == ["panic"]
+
+
+def test_a_hung_vm_marks_the_running_test_timeout(tmp_path):
+    results, _, _ = collect("patched", TESTS, _vm(tmp_path, "timeout"))
+    assert [r.result for r in results] == ["pass", "skip", "fail", "timeout", "error"]
+
+
+def test_guest_files_render():
+    init = render_init(["pf_taken", "pf_fixed"])
+    assert 'STATS="pf_taken pf_fixed"' in init and "@STATS@" not in init
+    assert render_list(TESTS[3:4]) == "dirty_log_test|180|dirty_log_test -i 3\n"
