@@ -604,6 +604,8 @@ class FunctionAnalysis:
         if self.base is not None and self.base + rcu > 0 or self.base is None and rcu > 0:
             self.report("sleep-in-rcu", line, f"{what}() {verb} inside an RCU read-side "
                         "section" + _via(chain, self.cfg.name), tr, st)
+            if kind == "sleep" and self.base is None and rcu > 0:
+                return  # the function's own RCU section: reported here, not in every caller
         elif atomic or mmu_eff in ("read", "write"):
             held = (f"mmu_lock held for {mmu_eff}" if mmu_eff in ("read", "write")
                     else "a spinlock held or preemption/IRQs off")
@@ -727,18 +729,23 @@ class FunctionAnalysis:
 
     # ---- exits --------------------------------------------------------------------------
     def finish(self) -> None:
+        if self.concrete:
+            self.check_exits_concrete()
+        else:
+            self.check_exits_consistent()
+        # A return reported as leaking is left out of the summary (when other returns remain)
+        # so the bug is reported once, where it is, not again in every caller.
+        leaking = {ln for (check, ln, _m) in self.findings
+                   if check in ("rcu-leak", "lock-imbalance")}
+        exits = [e for e in self.exits if e[1] not in leaking] or self.exits
         effects: dict[tuple, Effect] = {}
-        for st, line, _tr in self.exits:
+        for st, line, _tr in exits:
             mmu = "E" if st.rel == "same" else st.mmu
             eff = Effect(self.param_cond(st), mmu, st.rcu, st.spins, st.preempt, st.irq,
                          line)
             effects.setdefault((eff.cond, eff.mmu, eff.rcu, eff.spins, eff.preempt, eff.irq),
                                eff)
         self.summary.effects = list(effects.values())
-        if self.concrete:
-            self.check_exits_concrete()
-        else:
-            self.check_exits_consistent()
 
     def check_exits_concrete(self) -> None:
         entry = {s.mmu for s in self.entry_states}

@@ -68,6 +68,8 @@ def test_injected_bug_is_found_with_check_and_line(repo: Path, clean_src: str, b
     assert (bug.check, line) in got, f"{bug.name}: expected {bug.check}@{line}, got {sorted(got)}"
     hit = next(f for f in res.findings if (f.check, f.line) == (bug.check, line))
     assert hit.trace and hit.trace[-1].line == line and hit.id
+    # Reported where it is, not again in every caller (at most one related second finding).
+    assert len(res.findings) <= 2, [(f.check, f.function, f.line) for f in res.findings]
 
 
 def test_ported_series_adds_no_findings_and_shows_contexts(ported) -> None:
