@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from kpatchkit.run.collect import collect
-from kpatchkit.run.initramfs import GuestTest, render_init, render_list
+from kpatchkit.run.initramfs import GuestTest, find_busybox, render_init, render_list
 from kpatchkit.run.qemu import VmOutcome
 
 RESULTS = """\
@@ -82,7 +83,10 @@ def test_a_hung_vm_marks_the_running_test_timeout(tmp_path):
     assert [r.result for r in results] == ["pass", "skip", "fail", "timeout", "error"]
 
 
-def test_guest_files_render():
+def test_guest_files_render(tmp_path):
     init = render_init(["pf_taken", "pf_fixed"])
     assert 'STATS="pf_taken pf_fixed"' in init and "@STATS@" not in init
+    (tmp_path / "init").write_text(init)
+    busybox = find_busybox()
+    assert subprocess.run([str(busybox), "sh", "-n", str(tmp_path / "init")]).returncode == 0
     assert render_list(TESTS[3:4]) == "dirty_log_test|180|dirty_log_test -i 3\n"
