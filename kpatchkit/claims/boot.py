@@ -11,6 +11,7 @@ faults saved per boot with an interval, and :mod:`kpatchkit.claims.claims` into 
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,13 @@ from kpatchkit.cache import cache_dir, content_hash
 from kpatchkit.claims import claims as claims_mod
 from kpatchkit.claims import stats
 from kpatchkit.claims.l2payload import DEFAULT_DATA_MB, build_payload
-from kpatchkit.claims.outer import PlanItem, launch
+from kpatchkit.claims.outer import LaunchOutcome, PlanItem, launch
 from kpatchkit.console import info
 from kpatchkit.records.claims import BootFamilyResult
 
 # Seconds an L2 boot may take under nested TCG (DESIGN.md: SeaBIOS + kernel 13-18 s, OVMF
 # 18-41 s), per GB of L2 memory and vCPU beyond the first, with room for a loaded machine.
-BASE_TIMEOUT = {"seabios": 120, "ovmf": 240}
+BASE_TIMEOUT = {"seabios": 240, "ovmf": 420}
 PER_GB = 30
 PER_VCPU = 20
 
@@ -42,10 +43,11 @@ class BootConfig:
     repeats: int = 2
     data_mb: int = DEFAULT_DATA_MB
     # Extra comparison boots: a diskless L2 (no IDE, no swiotlb), SeaBIOS, THP never.
-    diskless_repeats: int = 2
+    diskless_repeats: int = 1
     l1_smp: int = 1
     l1_mem_mb: int | None = None  # default: L2 memory + the payload + margin
     retries: int = 3
+    parallel: bool = True  # base and patched test VMs at the same time
     extra: dict = field(default_factory=dict)
 
     def l1_memory(self) -> int:
@@ -92,11 +94,17 @@ def run_boot_family(kernels: dict[str, Path], l2_kernel: Path,
         "l1_mem_mb": cfg.l1_memory(), "l1_smp": cfg.l1_smp, "payload_mb":
         round(payload.size_bytes / 2**20, 1), "l2_kernel": str(l2_kernel),
         "l2_cmdline": "console=ttyS0 panic=-1 nokaslr quiet root=/dev/sda ro rootfstype=ext2 "
-                      "init=/init swiotlb=force"})
-    for name, image in kernels.items():
+                      "init=/init swiotlb=4096,force", "l2_cpu": "qemu64"})
+    def one(name: str, image: Path) -> tuple[str, LaunchOutcome, Path]:
         work = cache_dir("claims", "runs", content_hash(str(image), name, str(time.time())))
-        outcome = launch(image, payload.overlay, plan, work, kernel_name=name,
-                         mem_mb=cfg.l1_memory(), smp=cfg.l1_smp, retries=cfg.retries)
+        return name, launch(image, payload.overlay, plan, work, kernel_name=name,
+                            mem_mb=cfg.l1_memory(), smp=cfg.l1_smp, retries=cfg.retries), work
+
+    # Base and patched side by side: one TCG test VM per core.
+    workers = len(kernels) if cfg.parallel else 1
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        done = list(pool.map(lambda kv: one(*kv), kernels.items()))
+    for name, outcome, work in done:
         samples = stats.parse_output(outcome.results, name)
         result.samples.extend(samples)
         result.infra.extend(outcome.infra)

@@ -98,6 +98,10 @@ def judge(comparisons: list[BootComparison], infra: list[InfraEvent] | None = No
             verdict, reason = ("reproduced", f"reached at a reduced size ({best.vcpus} vCPU, "
                                f"{best.mem_mb} MB instead of {claim['vcpus']} vCPU, "
                                f"{claim['mem_mb']} MB); {mech}{scale}")
+        elif real and d.mean < rules["partly_share"] * claimed:
+            verdict = "not reproduced"
+            reason = (f"a real but negligible saving of {d.mean:g} per boot "
+                      f"({d.mean / claimed:.1%} of the claim); {mech}{scale}")
         elif real:
             verdict = "partly"
             reason = (f"a real saving of {d.mean:g} per boot (noise ±{d.stdev:g}), "
@@ -109,6 +113,10 @@ def judge(comparisons: list[BootComparison], infra: list[InfraEvent] | None = No
                       f"bound {d.low:g})" + ("" if full else
                                             f"; measured at {best.vcpus} vCPU, "
                                             f"{best.mem_mb} MB"))
+        if claim.get("approximation"):
+            reason += f"; {claim['approximation']}"
+            if verdict == "reproduced":
+                verdict = "partly"
         out.append(ClaimVerdict(
             id=claim["id"], statement=claim["statement"], claimed=claimed,
             claim_config=claim["claim_config"],

@@ -11,15 +11,21 @@ boots the plan on every given test-VM kernel and returns the JSON-ready block::
 
 ``results`` holds one entry per kernel and configuration in the run stage's result shape
 (``kernel``, ``test``, ``result``, ``seconds``, ``stats``, ``splats``).
+
+Sizes: ``ci`` (default; 1 vCPU, 256 MB L2, 8 MB read through swiotlb, 2 repeats, THP never and
+always, SeaBIOS and OVMF) and ``full`` (8 vCPUs, 2 GB, 64 MB read); ``kpatchkit run --tests
+boot`` takes the size from ``$KPATCHKIT_BOOT_SIZE``.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 
 from kpatchkit.claims.boot import BootConfig, run_boot_family
 from kpatchkit.claims.l2kernel import build_l2_kernel
+from kpatchkit.errors import KpatchkitError
 from kpatchkit.records.claims import BootFamilyResult
 
 # Named sizes: "ci" fits CI's budget on 2 shared cores; "full" goes toward the claim.
@@ -70,7 +76,7 @@ def run_family(repo: Path, commit: str, kernels: dict[str, Path], size: str = "c
     return block
 
 
-def attach_to_run(report, repo: Path, commit: str, size: str = "ci") -> dict:
+def attach_to_run(report, repo: Path, commit: str, size: str | None = None) -> dict:
     """The ``kpatchkit run --tests boot`` hook: run the family on the report's kernels.
 
     Adds one ``TestResult`` per kernel and configuration to ``report.results`` (test
@@ -80,6 +86,9 @@ def attach_to_run(report, repo: Path, commit: str, size: str = "ci") -> dict:
     """
     from kpatchkit.records.results import TestResult
 
+    size = size or os.environ.get("KPATCHKIT_BOOT_SIZE", "ci")
+    if size not in SIZES:
+        raise KpatchkitError(f"KPATCHKIT_BOOT_SIZE={size!r}: use one of {', '.join(SIZES)}")
     kernels = {k.name: Path(k.image) for k in report.kernels
                if k.image and k.outcome == "ok"}
     block = run_family(repo, commit, kernels, size=size)

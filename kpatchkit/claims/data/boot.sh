@@ -3,6 +3,9 @@
 # Usage: boot.sh PLAN OUT
 #   PLAN: one boot per line: "firmware thp vcpus mem_mb guest rep timeout_s"
 #   OUT:  where result lines go (the results channel, e.g. /dev/ttyS1)
+# L2: QEMU's default CPU model (qemu64; '-cpu host' stalled the L2's timers under nested TCG),
+# swiotlb=4096,force: every DMA bounces through an 8 MB pool (the default 64 MB pool is zeroed at
+# boot, which only adds 16k write faults that no kernel retries).
 # Each boot: set THP, start the L2 VM with the carried QEMU (-accel kvm, -no-shutdown so the VM
 # and its debugfs directory outlive the guest's poweroff), wait for the L2 init's marker and the
 # shutdown, read /sys/kernel/debug/kvm/<pid>-<fd>/*, then quit QEMU through its monitor.
@@ -48,14 +51,14 @@ while read -r fw thp vcpus mem guest rep tmo; do
     APPEND="console=ttyS0 panic=-1 nokaslr quiet"
     case "$guest" in
         ide-swiotlb) DISK="-drive file=$C/l2/disk.img,if=ide,format=raw"
-                     APPEND="$APPEND root=/dev/sda ro rootfstype=ext2 init=/init swiotlb=force" ;;
+                     APPEND="$APPEND root=/dev/sda ro rootfstype=ext2 init=/init swiotlb=4096,force" ;;
         ide)         DISK="-drive file=$C/l2/disk.img,if=ide,format=raw"
                      APPEND="$APPEND root=/dev/sda ro rootfstype=ext2 init=/init" ;;
         diskless)    DISK="-initrd $C/l2/initrd.cpio.gz" ;;
     esac
     t0=$(uptime_s)
     # shellcheck disable=SC2086
-    $QEMU -accel kvm -cpu host -M pc -smp "$vcpus" -m "$mem" -L $C/share -bios "$BIOS" \
+    $QEMU -accel kvm -cpu qemu64 -M pc -smp "$vcpus" -m "$mem" -L $C/share -bios "$BIOS" \
         -nodefaults -nographic -vga none -no-reboot -no-shutdown -net none \
         -kernel $C/l2/bzImage -append "$APPEND" $DISK \
         -serial "file:$W/console" -monitor "pipe:$W/mon" > "$W/qemu.log" 2>&1 &
