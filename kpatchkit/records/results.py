@@ -88,3 +88,7 @@ class RunReport(Record):
     kernels: list[KernelRun] = field(default_factory=list)
     results: list[TestResult] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+    # Issue 8's boot family (``--tests boot``): comparisons, samples, infra events; its claims
+    # table (kpatchkit.records.claims.ClaimVerdict as JSON) is what review's report shows.
+    boot: dict[str, Any] = field(default_factory=dict)
+    claims: list[dict[str, Any]] = field(default_factory=list)
