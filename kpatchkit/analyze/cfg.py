@@ -10,7 +10,6 @@ Iterator loops (``for (ITER(args); __kpk_iter_cond(); __kpk_iter_next())``) beco
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from pycparser import c_ast, c_generator
@@ -85,8 +84,10 @@ def _line(node: c_ast.Node | None, default: int) -> int:
 
 
 class _Builder:
-    def __init__(self, fn: c_ast.FuncDef, iterators: set[str], trylocks: set[str]) -> None:
+    def __init__(self, fn: c_ast.FuncDef, iterators: set[str], trylocks: set[str],
+                 predicates: set[str]) -> None:
         self.fn = fn
+        self.predicates = predicates
         self.iterators = iterators
         self.trylocks = trylocks
         self.nodes: dict[int, Node] = {}
@@ -165,7 +166,7 @@ class _Builder:
                          True)
             return node.id
         node.events = self.events(expr, line)
-        if _pure(expr):
+        if _pure(expr, self.predicates):
             # A side-effect-free predicate call (`is_tdp_mmu(vcpu->arch.mmu)`) is a fact by its
             # text: the same test later on the path (or in a paired callee) answers the same.
             node.cond = ("text", expr_text(expr), True)
@@ -331,12 +332,9 @@ class _Builder:
         )
 
 
-PURE_CALL = re.compile(r"^(is_tdp_mmu|is_tdp_mmu_enabled|kvm_memslots_have_rmaps)$")
-
-
-def _pure(expr: c_ast.Node) -> bool:
+def _pure(expr: c_ast.Node, predicates: set[str]) -> bool:
     """A known side-effect-free predicate call on plain variables and fields."""
-    if isinstance(expr, c_ast.FuncCall) and PURE_CALL.match(_callee(expr)):
+    if isinstance(expr, c_ast.FuncCall) and _callee(expr) in predicates:
         args = expr.args.exprs if expr.args is not None else []
         return all(_field_read(a) for a in args)
     return False
@@ -384,12 +382,12 @@ def _last_line(node: c_ast.Node, default: int) -> int:
 
 
 def build_cfgs(ast: c_ast.FileAST, file: str, iterators: set[str],
-               trylocks: set[str]) -> list[FunctionCFG]:
+               trylocks: set[str], predicates: set[str] = frozenset()) -> list[FunctionCFG]:
     """CFGs of the functions defined in ``file`` (not in headers), in source order."""
     out = []
     for ext in ast.ext:
         if isinstance(ext, c_ast.FuncDef) and ext.coord is not None and ext.coord.file == file:
-            out.append(_Builder(ext, iterators, trylocks).build())
+            out.append(_Builder(ext, iterators, trylocks, set(predicates)).build())
     return out
 
 

@@ -84,7 +84,7 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
 
         pre, source, iterators = preprocess.real_unit(view, file, kb)
     ast = parse_text(pre, file)
-    cfgs = build_cfgs(ast, file, iterators | set(kb.iterators), _trylocks(kb))
+    cfgs = build_cfgs(ast, file, iterators | set(kb.iterators), _trylocks(kb), kb.predicates)
     unit = Unit(file, mode, cfgs, iterators, source)
     if use_cache:
         with locked(entry):

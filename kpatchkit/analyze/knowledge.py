@@ -25,6 +25,7 @@ class Knowledge:
     stubs: dict = field(default_factory=dict)
     gfp: dict = field(default_factory=dict)
     mmu_lock_match: str = "mmu_lock$"
+    predicates: frozenset = frozenset()
 
     def keep_names(self) -> set[str]:
         """Macro names the override header must keep as calls."""
@@ -48,4 +49,5 @@ def load() -> Knowledge:
         stubs=_load("stubs.toml"),
         gfp=prims.get("gfp", {}),
         mmu_lock_match=prims.get("mmu_lock", {}).get("match", "mmu_lock$"),
+        predicates=frozenset(prims.get("predicates", {}).get("names", [])),
     )

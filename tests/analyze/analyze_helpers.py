@@ -25,6 +25,17 @@ def deb61_repo() -> Path:
         return Path(add_tree("deb61", "/usr/src/linux-source-6.1.tar.xz").path)
 
 
+def deb612_repo() -> Path:
+    """kpatchkit's git repo of Debian's 6.12 (no .change_pte() there)."""
+    from kpatchkit.errors import KpatchkitError
+    from kpatchkit.trees.registry import add_tree, resolve_tree
+
+    try:
+        return Path(resolve_tree("deb612").path)
+    except KpatchkitError:
+        return Path(add_tree("deb612", "/usr/src/linux-source-6.12.tar.xz").path)
+
+
 def git(repo: Path, *args: str, input: str | None = None) -> str:
     """git with a fixed identity; fail loudly."""
     env = dict(os.environ, GIT_AUTHOR_NAME="T", GIT_AUTHOR_EMAIL="t@example.org",

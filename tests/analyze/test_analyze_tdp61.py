@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from analyze_helpers import BUGS, TDP, commit_file, deb61_repo, ported_repo
+from analyze_helpers import BUGS, TDP, commit_file, deb61_repo, deb612_repo, ported_repo
 
 from kpatchkit.analyze import analyze_diff, analyze_file
 from kpatchkit.analyze.checks import CHECKS
@@ -42,6 +42,13 @@ def test_unchanged_tdp_mmu_has_no_findings(repo: Path) -> None:
     assert len(res.functions) >= 60
     assert {"kvm_tdp_mmu_map", "tdp_mmu_alloc_sp_for_split", "__tdp_mmu_zap_root",
             "tdp_mmu_unlink_sp"} <= set(res.functions)
+
+
+def test_6_12_tdp_mmu_and_spte_are_clean_too() -> None:
+    repo612 = deb612_repo()
+    for path in (TDP, "arch/x86/kvm/mmu/spte.c"):
+        res = analyze_file(repo612, path, "HEAD")
+        assert res.findings == [] and res.functions, path
 
 
 @pytest.mark.parametrize("path,minimum", [("arch/x86/kvm/mmu/mmu.c", 300),
