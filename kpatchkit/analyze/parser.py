@@ -1,10 +1,11 @@
-"""pycparser 3.12 (c23 dialect) with the one override kernel code needs.
+"""pycparser 3.12 (c23 dialect) with the statement-expression override kernel code needs.
 
-pycparser already accepts ``({ ... })`` where it parses a parenthesised primary expression, but
-the cast/compound-literal probe in ``_parse_postfix_expression`` and the unary/cast path go
-through ``_try_parse_paren_type_name`` first; a statement expression whose first item is a
-declaration (``({ typeof(x) __x = ...; })``) must not be mistaken for a type name there. The
-override makes ``( {`` always a primary expression before any type-name probe.
+Measured here: pycparser 3.12's ``_parse_primary_expression`` already accepts ``( {`` as a
+GNU statement expression, and the preprocessed tdp_mmu.c, mmu.c and spte.c (both modes) parse
+with the stock class. The override below pins that behaviour down at the one place that could
+take it away: the cast/compound-literal probe (``_try_parse_paren_type_name``) that runs before
+the primary expression is never allowed to look at ``( {``. pycparserext is not used (its
+2026.1 release is broken with pycparser 3.12).
 """
 
 from __future__ import annotations

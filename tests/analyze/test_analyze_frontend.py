@@ -45,9 +45,13 @@ def test_sanitiser_keeps_line_numbers_and_call_names() -> None:
     assert call.name.name == "read_lock" and call.coord.line == 5
 
 
-def test_parser_override_is_needed_for_decl_first_statement_expressions() -> None:
-    src = "typedef int u64; u64 f(u64 *p) { return (u64)({ u64 x = *p; x; }); }"
-    KernelParser().parse(src, "t.c")
+@pytest.mark.parametrize("expr", [
+    "(u64)({ u64 x = *p; x; })", "sizeof(({ u64 x = *p; x; }))", "!({ u64 x = *p; x; })",
+    "(({ u64 x = *p; x; }))", "({ 1; }) + ({ u64 y = 2; y; })",
+])
+def test_statement_expression_is_a_primary_expression_everywhere(expr: str) -> None:
+    ast = KernelParser().parse(f"typedef int u64; long f(u64 *p) {{ return {expr}; }}", "t.c")
+    assert "Compound" in repr(ast.ext[1].body.block_items[0].expr)
 
 
 def test_override_header_keeps_names_and_turns_iterators_into_for() -> None:
