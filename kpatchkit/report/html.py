@@ -115,7 +115,9 @@ def _matrix(result: ReviewResult) -> tuple[list[str], list[dict[str, Any]]]:
                                                        "cells": {}, "generated": False})
         row["cells"][k] = {"result": r.get("result", "?"), "seconds": r.get("seconds"),
                            "fpcw": r.get("faults_per_cow_write"),
-                           "splats": len(r.get("splats") or [])}
+                           "splats": len(r.get("splats") or []),
+                           "output": str(r.get("output") or "")[-1500:]
+                           if r.get("result") in ("fail", "error", "timeout") else ""}
     generated = {str(t.get("name")) for t in result.tests}
     for row in rows.values():
         row["generated"] = row["test"] in generated or row["test"].rsplit("/", 1)[-1] in generated

@@ -152,6 +152,11 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
     if out.base_result in BAD_RESULTS:
         out.outcome, out.reason = "no-data", f"the test {out.base_result}s on the base kernel"
         return out
+    if "skip" in (out.base_result, out.patched_result):
+        out.outcome = "skipped"
+        why = (rp.get("reason") or rb.get("reason") or _skip_reason(rp) or _skip_reason(rb))
+        out.reason = "skipped" + (f": {why}" if why else "") + " (no figure to judge)"
+        return out
     if not bounds:
         # A correctness scenario: the TAP results alone decide, and both kernels passed.
         out.outcome, out.is_claim = "passed", False
@@ -174,6 +179,15 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
         side = [k for k, ok in (("base", ok_b), ("patched", ok_p)) if not ok]
         out.reason = f"{seen}; expected {_describe(out)} ({' and '.join(side)} outside)"
     return out
+
+
+def _skip_reason(result: dict[str, Any]) -> str:
+    """The reason a TAP SKIP line gave, from the test's output tail."""
+    for line in reversed(str(result.get("output") or "").splitlines()):
+        m = re.search(r"(?:# SKIP|SKIP:?)\s*(.+)", line)
+        if m:
+            return m.group(1).strip()
+    return ""
 
 
 def _describe(o: ScenarioOutcome) -> str:

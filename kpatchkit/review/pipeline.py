@@ -150,6 +150,15 @@ def excerpts(repo: Path, applied: dict[str, Any], findings: list[dict[str, Any]]
     return out
 
 
+def _apply_complete(data: Any) -> bool:
+    """An apply result is final once its compile check ran (or nothing could be compiled)."""
+    if not isinstance(data, dict):
+        return False
+    if data.get("result") not in ("applied", "ported"):
+        return True
+    return (data.get("compile") or {}).get("ok") is not None
+
+
 def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | None:
     """Make a stored gen-tests result point into this run's ``out`` directory.
 
@@ -188,7 +197,11 @@ class Review:
 
     # -- one stage -----------------------------------------------------------------------------
 
-    def _stage(self, name: str, key_parts: list[str], fn: Callable[[], Any]) -> Any:
+    def _stage(self, name: str, key_parts: list[str], fn: Callable[[], Any],
+               complete: Callable[[Any], bool] = lambda data: True) -> Any:
+        """Run stage ``name`` or reuse its stored result; ``complete`` says whether a result
+        may be stored and reused (a partial one, e.g. apply with its compile still pending, is
+        recomputed next time: the stage's own caches make that cheap)."""
         index = STAGES.index(name) + 1
         stage = StageRun(name=name)
         self.result.stages.append(stage)
@@ -200,11 +213,12 @@ class Review:
         t0 = self.ticker.start(index, name)
         try:
             cached = self.store.get(name, stage.key)
-            if cached is not None:
+            if cached is not None and complete(cached.get("value")):
                 stage.status, data = "cached", cached.get("value")
             else:
                 data = fn()
-                self.store.put(name, stage.key, {"value": data})
+                if complete(data):
+                    self.store.put(name, stage.key, {"value": data})
                 stage.status = "ok"
         except KpatchkitError as exc:
             stage.status, stage.error, stage.exit_code = "failed", exc.message, exc.exit_code
@@ -256,7 +270,8 @@ class Review:
                                                       self.series.get("patches") or []))
         self.result.applied = self._stage(
             "apply", [series_key, tree.head, str(tree.path), *prereq_keys],
-            lambda: stages.apply(stages.series_from(self.series), tree, o.prereqs))
+            lambda: stages.apply(stages.series_from(self.series), tree, o.prereqs),
+            complete=_apply_complete)
 
     def _analyze(self) -> None:
         a = self.result.applied

@@ -125,3 +125,15 @@ def test_known_limit_failing_only_on_patched_is_not_the_patch() -> None:
         if res["test"] == "svm_nested_soft_inject_test" and res["kernel"] == "base":
             res["result"] = "pass"
     assert finalize(r).verdict.exit_code == 0
+
+
+def test_skipped_scenario_says_why() -> None:
+    r = make_review()
+    for res in r.run["results"]:
+        if res["test"] == "cow_anon_thp_on":
+            res.update(result="skip", faults_per_cow_write=None,
+                       output="TAP version 13\n1..0 # SKIP KSM is not available")
+    finalize(r)
+    s = next(x for x in r.scenarios if x.test == "cow_anon_thp_on")
+    assert s.outcome == "skipped" and "KSM is not available" in s.reason
+    assert r.verdict.claim == "reproduced"  # the other claim scenario still decides
