@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                        "trees": [_row(t) for t in trees]})
         else:
             for t in trees:
-                print(f"{t.name:12} {t.version:12} {t.kind:10} {t.head[:12]:12} {t.path}")
+                info(f"{t.name:12} {t.version:12} {t.kind:10} {t.head[:12]:12} {t.path}")
             if not trees:
                 info("no trees yet; add one with 'kpatchkit tree add deb61 --from "
                      "/usr/src/linux-source-6.1.tar.xz'")
