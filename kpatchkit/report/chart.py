@@ -26,7 +26,7 @@ def _nice_top(values: list[float]) -> float:
     return float(int(top * 2 + 1)) / 2  # round up to a half
 
 
-def cow_chart(scenarios: list[ScenarioOutcome], width: int = 760) -> Markup:
+def cow_chart(scenarios: list[ScenarioOutcome], width: int = 980) -> Markup:
     """Grouped bars per scenario (base, patched) with each kernel's expected range drawn."""
     rows = [s for s in scenarios if s.base is not None or s.patched is not None
             or s.expect_base or s.expect_patched]
@@ -65,6 +65,7 @@ def cow_chart(scenarios: list[ScenarioOutcome], width: int = 760) -> Markup:
                 ("base", s.base, s.expect_base, BASE_COLOUR),
                 ("patched", s.patched, s.expect_patched, PATCHED_COLOUR))):
             bx = gx + j * (bar_w + 6)
+            parts.append(_expect_mark(bx, bar_w, bound, y, ymax))  # under the bar and label
             if val is not None:
                 parts.append(
                     f'<rect x="{bx:.1f}" y="{y(val):.1f}" width="{bar_w:.1f}" '
@@ -72,7 +73,6 @@ def cow_chart(scenarios: list[ScenarioOutcome], width: int = 760) -> Markup:
                     f"<title>{escape(s.scenario)} {kernel}: {_fmt(val)}</title></rect>")
                 parts.append(f'<text x="{bx + bar_w / 2:.1f}" y="{y(val) - 4:.1f}" font-size="11" '
                              f'text-anchor="middle" fill="#222">{_fmt(val)}</text>')
-            parts.append(_expect_mark(bx, bar_w, bound, y, ymax))
         lx, ly = left + i * group_w + group_w / 2, y(0) + 14
         parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="11" fill="#222" '
                      f'text-anchor="end" transform="rotate(-30 {lx:.1f} {ly:.1f})">'
@@ -102,7 +102,7 @@ def _expect_mark(bx: float, bar_w: float, bound: Bound | None, y, ymax: float) -
     title = f"<title>expected {escape(bound.describe())}</title>"
     height = max(y(lo) - y(hi), 2)
     band = (f'<rect x="{x0:.1f}" y="{y(hi):.1f}" width="{w:.1f}" height="{height:.1f}"'
-            f' fill="{EXPECT_COLOUR}" fill-opacity="0.18" stroke="{EXPECT_COLOUR}" '
+            f' fill="{EXPECT_COLOUR}" fill-opacity="0.25" stroke="{EXPECT_COLOUR}" '
             f'stroke-dasharray="4 2" stroke-width="1.5">{title}</rect>')
     return band
 
