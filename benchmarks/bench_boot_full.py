@@ -27,6 +27,8 @@ from kpatchkit.claims.boot import BootConfig, run_boot_family  # noqa: E402
 from kpatchkit.claims.claims import load_claims  # noqa: E402
 from kpatchkit.claims.l2kernel import build_l2_kernel  # noqa: E402
 
+# The test-VM kernels of 'kpatchkit run' without --debug (lockdep slows nested boots a lot).
+FRAGMENTS = ["kvm-base", "vendor-amd", "selftests"]
 CLAIMED = {c["firmware"]: c["claimed"] for c in load_claims()["claim"]
            if c["id"].endswith("-boot")}
 
@@ -45,15 +47,16 @@ def kernels(tree_spec: str, series_path: str | None) -> tuple[Path, str, dict[st
     from kpatchkit.trees.registry import resolve_tree
 
     tree = resolve_tree(tree_spec)
-    out = {"base": build_image(tree.path, tree.head).path}
+    out = {"base": build_image(tree.path, tree.head, FRAGMENTS).path}
     if series_path:
         from kpatchkit.apply import apply_series
         from kpatchkit.fetch import load_series
 
-        applied = apply_series(load_series(series_path, tree_path=tree.path), tree)
+        applied = apply_series(load_series(series_path, tree_path=tree.path), tree,
+                               compile=False)
         if not applied.patched_commit:
             raise SystemExit(f"the series did not apply to {tree_spec}")
-        out["patched"] = build_image(tree.path, applied.patched_commit).path
+        out["patched"] = build_image(tree.path, applied.patched_commit, FRAGMENTS).path
     return tree.path, tree.head, out
 
 

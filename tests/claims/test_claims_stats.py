@@ -107,3 +107,31 @@ def test_verdict_thresholds_from_data(samples: list[BootSample]) -> None:
     (v,) = claims.judge(diskless, [], data_mb=8, claims={**rules,
                                                          "claim": [rules["claim"][1]]})
     assert v.verdict == "not reproduced" and "negligible" in v.reason
+
+
+def test_run_stage_entries_from_real_samples(samples: list[BootSample]) -> None:
+    from kpatchkit.claims.family import run_results
+    from kpatchkit.records.claims import BootFamilyResult
+
+    entries = run_results(BootFamilyResult(samples=samples))
+    by = {(e["kernel"], e["test"]): e for e in entries}
+    base = by[("base", "boot/seabios/thp-never/ide-swiotlb/1cpu-256M")]
+    patched = by[("patched", "boot/seabios/thp-never/ide-swiotlb/1cpu-256M")]
+    assert base["result"] == patched["result"] == "pass" and base["repeats"] == 2
+    assert base["stats"]["pf_taken"] > patched["stats"]["pf_taken"]
+    assert base["stats"]["retried_faults"] == pytest.approx(349, abs=5)
+    assert set(base) >= {"kernel", "test", "result", "seconds", "stats", "splats"}
+
+
+def test_plan_order_and_timeouts() -> None:
+    from kpatchkit.claims.boot import BootConfig, make_plan, timeout_for
+
+    plan = make_plan(BootConfig())
+    # diskless first, SeaBIOS before OVMF (a crashing OVMF boot then loses least)
+    assert plan[0].guest == "diskless"
+    firmwares = [p.firmware for p in plan]
+    assert firmwares.index("ovmf") > max(i for i, f in enumerate(firmwares) if f == "seabios")
+    assert len(plan) == 1 + 2 * 2 * 2
+    assert len({p.key() for p in plan}) == len(plan)
+    assert timeout_for("ovmf", 8, 16384) > timeout_for("ovmf", 1, 256) > timeout_for(
+        "seabios", 1, 256)
