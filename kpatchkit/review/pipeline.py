@@ -355,4 +355,7 @@ class Review:
         for key in ("accel", "qemu", "qemu_cmdline", "qemu_version", "selftests"):
             if run.get(key):
                 prov[key.replace("_", " ")] = run[key]
+        if run:
+            for name, cmd in stages.qemu_cmdline(run).items():
+                prov[f"qemu ({name})"] = cmd
         return prov

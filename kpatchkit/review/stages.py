@@ -77,3 +77,30 @@ def run(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
     fn = _api("kpatchkit.run", "run_kernels")
     return _json(fn(tree, base=applied["base_commit"], patched=applied["patched_commit"],
                     tests=tests, jobs=jobs, work_dir=work_dir))
+
+
+def qemu_cmdline(run_json: dict[str, Any]) -> dict[str, str]:
+    """The QEMU command line each kernel ran under, for the report's provenance.
+
+    Uses the run stage's own ``qemu_command`` with the image and log paths its JSON records
+    (the initramfs is named generically: it lives in the run stage's cache). Empty when the run
+    JSON already carries a command line or the run stage cannot say.
+    """
+    import shlex
+
+    if run_json.get("qemu") or run_json.get("qemu_cmdline"):
+        return {}
+    out: dict[str, str] = {}
+    try:
+        qemu_command = _api("kpatchkit.run.qemu", "qemu_command")
+        kernels = run_json.get("kernels") or []
+        smp = 1 if len(kernels) > 1 else None  # the run boots both kernels side by side on 1 CPU
+        for k in kernels:
+            argv = qemu_command(Path(k.get("image") or "bzImage"), Path("initramfs.cpio.gz"),
+                                Path(k.get("console_log") or "console.log"),
+                                Path(k.get("results_log") or "results.log"),
+                                accel=k.get("accel") or run_json.get("accel") or "tcg", smp=smp)
+            out[str(k.get("name"))] = shlex.join(argv)
+    except Exception:  # noqa: BLE001 - provenance is best effort, never a failed review
+        return {}
+    return out
