@@ -11,6 +11,7 @@ from kpatchkit.analyze.engine import analyze_cfgs
 from kpatchkit.analyze.frontend import load_unit
 from kpatchkit.analyze.knowledge import load
 from kpatchkit.analyze.source import SourceView, resolve_rev
+from kpatchkit.errors import KpatchkitError
 from kpatchkit.records.findings import AnalysisDiff, FileAnalysis
 
 DEFAULT_FILE = "arch/x86/kvm/mmu/tdp_mmu.c"
@@ -63,19 +64,36 @@ def analyze_diff(repo: Path, base: str, head: str, files: list[str] | None = Non
     mode = resolve_mode(mode)
     base_sha = resolve_rev(repo, base)
     head_sha = resolve_rev(repo, head)
+    explicit = bool(files)
     files = files or changed_c_files(repo, base_sha, head_sha) or [DEFAULT_FILE]
     out = AnalysisDiff(tree=tree or str(repo), base=base_sha, head=head_sha, mode=mode,
                        files=files)
     for file in files:
-        b = analyze_file(repo, file, base_sha, mode=mode, contexts=False)
-        h = analyze_file(repo, file, head_sha, mode=mode)
+        try:
+            b = _or_empty(repo, file, base_sha, mode, contexts=False)
+            h = _or_empty(repo, file, head_sha, mode)
+        except KpatchkitError as exc:
+            if explicit:
+                raise
+            # A file the patch touches that the front end cannot read: say so, go on.
+            out.errors.append({"file": file, "error": exc.message})
+            continue
         out.findings.extend(diffmod.label_findings(b, h))
         out.added_calls.extend(diffmod.added_calls(
-            h, source_of(repo, file, base_sha), source_of(repo, file, head_sha)))
+            h, SourceView(Path(repo), base_sha).read(file) or "",
+            SourceView(Path(repo), head_sha).read(file) or ""))
     out.counts = {s: sum(f.status == s for f in out.findings)
                   for s in ("new", "fixed", "unchanged")}
     out.seconds = round(time.perf_counter() - t0, 4)
     return out
+
+
+def _or_empty(repo: Path, file: str, rev: str, mode: str, contexts: bool = True) -> FileAnalysis:
+    """The analysis of ``file`` at ``rev``; an empty one when the file does not exist there
+    (a patch that adds or deletes the file)."""
+    if SourceView(Path(repo), rev).read(file) is None:
+        return FileAnalysis(file=file, rev=rev, mode=mode)
+    return analyze_file(repo, file, rev, mode=mode, contexts=contexts)
 
 
 def changed_c_files(repo: Path, base: str, head: str) -> list[str]:

@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if base:
         diff = analyze_diff(repo, base, head, args.files, args.mode, tree=tree.name)
         findings = diff.findings
+        for err in diff.errors:
+            info(f"analyze: skipped {err['file']}: {err['error']}")
         _print_findings(findings, info)
         _print_added(diff.added_calls, info)
         info(f"analyze: {diff.counts.get('new', 0)} new, {diff.counts.get('fixed', 0)} fixed, "

@@ -167,3 +167,96 @@ def _skip_range_high(toks: list[tuple[str, str]], i: int, out: list[str]) -> int
             out.append("\n")
         i += 1
     return i
+
+
+_MACRO_NAME = re.compile(r"[A-Z][A-Z0-9_]*[A-Z0-9]$")
+
+
+def drop_file_scope_macro_calls(text: str) -> str:
+    """Fast-mode fixups for macros left unexpanded without the real headers.
+
+    Blank ``UPPER_CASE(args);`` at file scope, and turn a type passed to an unknown macro
+    inside a body (``alloc_percpu(struct foo)``) into ``sizeof(struct foo)``.
+
+    Without the real headers, declaration-generating macros (``MODULE_AUTHOR("x");``,
+    ``EXPORT_STATIC_CALL_GPL(f);``, ``DEFINE_STATIC_KEY_FALSE(k);``) are left unexpanded; at
+    file scope they are never code the analysis needs.
+    """
+    from kpatchkit.analyze.macros import typedef_names
+
+    type_words = typedef_names(text) | _BASIC_TYPES
+    toks = tokenize(text)
+    out: list[str] = []
+    depth = 0
+    i = 0
+    n = len(toks)
+    while i < n:
+        kind, tok = toks[i]
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth -= 1
+        elif depth > 0 and tok in type_words and _prev_sig(out) in ("(", ","):
+            # `put_smstate(u32, ...)`: a type name as a whole macro argument.
+            k = i
+            words = []
+            while k < n and (toks[k][1] in type_words or toks[k][1] == "*"
+                             or toks[k][0] in ("ws", "nl")):
+                if toks[k][0] not in ("ws", "nl"):
+                    words.append(toks[k][1])
+                k += 1
+            if k < n and toks[k][1] in (")", ",") and _call_paren(out):
+                out.append(f"sizeof({' '.join(words)})")
+                i = k
+                continue
+        elif depth > 0 and tok in ("struct", "union", "enum") and _prev_sig(out) in ("(", ","):
+            # A type as a macro argument inside a body (`alloc_percpu(struct foo)`): unknown
+            # macros stay calls in fast mode, so give the call an expression argument.
+            j = _skip_ws(toks, i + 1)
+            k = _skip_ws(toks, j + 1) if j < n and toks[j][0] == "id" else n
+            stars = ""
+            while k < n and toks[k][1] == "*":
+                stars += "*"
+                k = _skip_ws(toks, k + 1)
+            if k < n and toks[k][1] in (")", ",") and _call_paren(out):
+                out.append(f"sizeof({tok} {toks[j][1]} {stars})")
+                i = k
+                continue
+        elif depth == 0 and kind == "id" and _MACRO_NAME.match(tok) and (
+                _prev_sig(out) in ("", ";", "}") or _prev_sig(out).startswith("#")):
+            j = _skip_ws(toks, i + 1)
+            if j < n and toks[j][1] == "(":
+                end = _match_paren(toks, j)
+                k = _skip_ws(toks, end)
+                if k < n and toks[k][1] == ";":
+                    out.append(_newlines(toks, i, k + 1))
+                    i = k + 1
+                    continue
+        out.append(tok)
+        i += 1
+    return "".join(out)
+
+
+_BASIC_TYPES = {"int", "long", "short", "char", "unsigned", "signed", "bool", "_Bool", "void",
+                "float", "double", "const", "volatile"}
+
+# Keywords and builtins that legitimately take a type in parentheses.
+_TYPE_OPERATORS = {"return", "sizeof", "if", "while", "switch", "for", "typeof", "__typeof__",
+                   "__typeof", "typeof_unqual", "_Alignof", "__alignof__", "__alignof",
+                   "alignof", "offsetof", "_Generic", "va_arg"}
+
+
+def _call_paren(out: list[str]) -> bool:
+    """Whether the innermost open '(' in ``out`` follows an identifier (a call)."""
+    depth = 0
+    for idx in range(len(out) - 1, -1, -1):
+        t = out[idx].strip()
+        if t == ")":
+            depth += 1
+        elif t == "(":
+            if depth == 0:
+                prev = _prev_sig(out[:idx])
+                return bool(re.match(r"[A-Za-z_]\w*$", prev)) and prev not in _TYPE_OPERATORS \
+                    and not prev.startswith("__builtin")
+            depth -= 1
+    return False

@@ -113,4 +113,6 @@ def preprocess(unit: str, relpath: str) -> str:
     if proc.returncode != 0:
         first = proc.stderr.strip().splitlines()[:1]
         raise InfraError(f"cpp failed on {relpath} in fast mode: {' '.join(first)}")
-    return proc.stdout
+    from kpatchkit.analyze.sanitize import drop_file_scope_macro_calls
+
+    return drop_file_scope_macro_calls(proc.stdout)

@@ -73,6 +73,8 @@ class AnalysisDiff(Record):
     added_calls: list[CallContext] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
+    # Files the front end could not parse ({file, rev, error}); they are skipped, not guessed.
+    errors: list[dict] = field(default_factory=list)
 
     @property
     def new(self) -> list[Finding]:

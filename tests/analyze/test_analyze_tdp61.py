@@ -180,3 +180,13 @@ def test_cli_patch_series_goes_through_apply(repo: Path, lore: Path, capsys) -> 
     assert code == 0 and data["counts"]["new"] == 0
     row = next(c for c in data["added_calls"] if c["call"] == "make_spte")
     assert row["context"]["mmu_lock"] == "write" and row["context"]["rcu"] == 1
+
+
+def test_diff_skips_files_it_cannot_parse_with_a_reason(ported) -> None:
+    head = commit_file(ported.path, ported.head, "arch/x86/kvm/kpk_broken.c",
+                       "int f( {\n", "an unparseable new file")
+    diff = analyze_diff(ported.path, ported.base, head)
+    assert TDP in diff.files and "arch/x86/kvm/kpk_broken.c" in diff.files
+    assert [e["file"] for e in diff.errors] == ["arch/x86/kvm/kpk_broken.c"]
+    assert "cannot parse" in diff.errors[0]["error"]
+    assert diff.counts["new"] == 0 and diff.added_calls
