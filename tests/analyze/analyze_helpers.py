@@ -98,7 +98,7 @@ def commit_file(clone: Path, parent: str, path: str, text: str, msg: str) -> str
     os.environ.update(env_index)
     try:
         git(clone, "read-tree", parent)
-        git(clone, "update-index", "--cacheinfo", f"100644,{blob},{path}")
+        git(clone, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
         tree = git(clone, "write-tree")
     finally:
         os.environ.pop("GIT_INDEX_FILE", None)
