@@ -37,7 +37,7 @@ from kpatchkit.records.applied import (
 from kpatchkit.records.series import Patch, Series
 from kpatchkit.records.tree import TreeInfo
 
-ENGINE_VERSION = "1"  # bump when the way commits are made changes (invalidates cached applies)
+ENGINE_VERSION = "2"  # bump when the way commits are made changes (invalidates cached applies)
 C_KEYWORDS = frozenset("""if for while switch return sizeof do else case default goto break
 continue typeof __typeof__ defined likely unlikely static inline const volatile struct union enum
 void int long short char unsigned signed bool u8 u16 u32 u64 s8 s16 s32 s64 true false
@@ -112,7 +112,7 @@ class _Run:
             if not target.exists():
                 raise port.PortFailure(fd.path, 0, f"{fd.path} is not in the target tree")
             text = target.read_text(errors="surrogateescape")
-            new_text, outs = port.reanchor_file(text, fd)
+            new_text, outs = port.reanchor_file(text, fd, self.spell())
             target.write_text(new_text, errors="surrogateescape")
             outcomes += outs
             touched.append(fd.path)
@@ -132,6 +132,19 @@ class _Run:
         self.notes += [f"{label(p)}: {o.note}" for o in outcomes if o.note]
 
     # -- drift -----------------------------------------------------------------------------
+    def verdicts(self) -> list[drift.Verdict]:
+        """Drift rules probed on the base (cached for the run)."""
+        if not hasattr(self, "_verdicts"):
+            base = self.base_commit
+            self._verdicts = drift.applicable(lambda f: g.show_file(self.repo, base, f))
+        return self._verdicts
+
+    def spell(self) -> port.Spell:
+        """Patch line -> the target's spelling, so context written in the old API still
+        anchors (used for matching only)."""
+        rules = [v.rule for v in self.verdicts() if v.applies]
+        return lambda line: drift.rewrite_line(line, rules)[0]
+
     def added_lines(self) -> dict[str, list[int]]:
         """1-based line numbers, in the worktree's files, of lines the series added."""
         out: dict[str, list[int]] = {}
@@ -148,8 +161,7 @@ class _Run:
         return out
 
     def port_commit(self) -> list[DriftUse]:
-        base = self.base_commit
-        verdicts = drift.applicable(lambda f: g.show_file(self.repo, base, f))
+        verdicts = self.verdicts()
         active = [v for v in verdicts if v.applies]
         uses: dict[str, DriftUse] = {}
         self.final_to_original: dict[tuple[str, str], str] = {}
@@ -313,7 +325,7 @@ def _preflight(run: _Run, base_commit: str) -> ObsoleteInfo | None:
             if texts[fd.path] is None:
                 return None
             try:
-                texts[fd.path], _ = port.reanchor_file(texts[fd.path], fd)
+                texts[fd.path], _ = port.reanchor_file(texts[fd.path], fd, run.spell())
             except port.Obsolete as exc:
                 return _obsolete_info(run, p, exc)
             except port.PortFailure:

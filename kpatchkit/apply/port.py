@@ -18,10 +18,13 @@ API drift (renames) is *not* done here: the re-anchored commits keep the author'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kpatchkit.kernel import cfunc
 from kpatchkit.records.series import FileDiff, Hunk
+
+Spell = Callable[[str], str]  # rewrites a patch line into the target's API spelling
 
 
 @dataclass
@@ -68,24 +71,70 @@ def hunk_sides(hunk: Hunk) -> tuple[list[str], list[str]]:
 
 
 def _find_block(lines: list[str], block: list[str], lo: int = 0,
-                hi: int | None = None) -> list[int]:
-    """Start indexes where ``block`` matches ``lines[lo:hi]`` with whitespace collapsed."""
+                hi: int | None = None, spell: Spell | None = None) -> list[int]:
+    """Start indexes where ``block`` matches ``lines[lo:hi]`` with whitespace collapsed.
+
+    ``spell`` rewrites a patch line into the target's API spelling before comparing.
+    """
     hi = len(lines) if hi is None else hi
-    want = [_norm(b) for b in block]
+    want = [_norm(spell(b) if spell else b) for b in block]
     if not any(want):
         return []
     have = [_norm(x) for x in lines]
     return [i for i in range(lo, hi - len(want) + 1) if have[i:i + len(want)] == want]
 
 
-def _apply_context(lines: list[str], old: list[str], new: list[str]) -> bool:
-    if sum(1 for x in old if x.strip()) < 3:
-        return False  # too little to anchor on safely
-    hits = _find_block(lines, old)
-    if len(hits) != 1:
-        return False
-    lines[hits[0]:hits[0] + len(old)] = new
-    return True
+def _replacement(hunk_lines: list[str], target: list[str]) -> list[str]:
+    """The hunk's postimage where context lines keep the target's own text (its spelling,
+    its whitespace) and only '+' lines come from the patch."""
+    out, t = [], 0
+    for ln in hunk_lines:
+        tag = ln[:1]
+        if tag == " ":
+            out.append(target[t])
+            t += 1
+        elif tag == "-":
+            t += 1
+        elif tag == "+":
+            out.append(ln[1:])
+    return out
+
+
+def _body_lines(hunk: Hunk) -> list[str]:
+    return [ln for ln in hunk.lines if ln[:1] in (" ", "-", "+")]
+
+
+def _trimmed(lines: list[str], lead: int, trail: int) -> list[str]:
+    """Hunk lines with ``lead``/``trail`` context lines dropped at the ends (git's fuzz)."""
+    out = list(lines)
+    for _ in range(lead):
+        if out and out[0][:1] == " ":
+            out.pop(0)
+    for _ in range(trail):
+        if out and out[-1][:1] == " ":
+            out.pop()
+    return out
+
+
+def _apply_context(lines: list[str], hunk: Hunk, spell: Spell | None, lo: int = 0,
+                   hi: int | None = None, fuzz: int = 0) -> bool:
+    """Apply the hunk where its preimage occurs exactly once in ``lines[lo:hi]``."""
+    body = _body_lines(hunk)
+    for f in range(fuzz + 1):
+        trimmed = _trimmed(body, f, f)
+        old = [ln[1:] for ln in trimmed if ln[:1] in (" ", "-")]
+        if sum(1 for x in old if x.strip()) < 3 and hi is None:
+            return False  # too little to anchor on safely in a whole file
+        if not any(ln[:1] in "+-" for ln in trimmed):
+            return False
+        hits = _find_block(lines, old, lo, hi, spell)
+        if len(hits) == 1:
+            at = hits[0]
+            lines[at:at + len(old)] = _replacement(trimmed, lines[at:at + len(old)])
+            return True
+        if len(hits) > 1:
+            return False
+    return False
 
 
 def _complete(text_lines: list[str]) -> dict[str, cfunc.FunctionSpan]:
@@ -123,8 +172,18 @@ def _drop_blank_after(lines: list[str], idx: int) -> None:
         del lines[idx]
 
 
+def _enclosing_name(hunk: Hunk, old: list[str]) -> str | None:
+    """The function a hunk's changes sit in: an unfinished definition in the hunk, else the
+    function named in the ``@@ ... @@ section`` (git's funcname line before the hunk)."""
+    open_spans = [sp for sp in cfunc.scan("\n".join(old) + "\n") if not sp.complete]
+    if open_spans:
+        return open_spans[-1].name
+    found = cfunc.scan(hunk.section + "\n{\n}\n") if hunk.section else []
+    return found[0].name if found else None
+
+
 def _apply_functions(lines: list[str], path: str, index: int, hunk: Hunk,
-                     old: list[str], new: list[str]) -> HunkOutcome:
+                     old: list[str], new: list[str], spell: Spell | None) -> HunkOutcome:
     fo, fn = _complete(old), _complete(new)
     minus, plus = _changed_indexes(hunk)
     handled_old: set[int] = set()
@@ -197,6 +256,16 @@ def _apply_functions(lines: list[str], path: str, index: int, hunk: Hunk,
 
     left_old = {i for i in minus - handled_old if old[i].strip()}
     left_new = {i for i in plus - handled_new if new[i].strip()}
+    if (left_old or left_new) and not methods:
+        # The hunk edits inside one function: find that function in the target by name and
+        # apply the hunk within its span, dropping up to 3 context lines at each end.
+        name = _enclosing_name(hunk, old)
+        if name:
+            t = target().get(name)
+            if t is None:
+                raise Obsolete(path, name)
+            if _apply_context(lines, hunk, spell, t.start - 1, t.end, fuzz=3):
+                return HunkOutcome(path, index, "function-context", [name])
     if left_old or left_new:
         where = sorted(left_old)[:1] or sorted(left_new)[:1]
         side = old if left_old else new
@@ -207,8 +276,13 @@ def _apply_functions(lines: list[str], path: str, index: int, hunk: Hunk,
     return HunkOutcome(path, index, "+".join(dict.fromkeys(methods)), names, "; ".join(notes))
 
 
-def reanchor_file(target_text: str, fd: FileDiff) -> tuple[str, list[HunkOutcome]]:
-    """Apply ``fd``'s hunks to ``target_text`` by context or by function; see module doc."""
+def reanchor_file(target_text: str, fd: FileDiff,
+                  spell: Spell | None = None) -> tuple[str, list[HunkOutcome]]:
+    """Apply ``fd``'s hunks to ``target_text`` by context or by function; see module doc.
+
+    ``spell`` maps a patch line to the target's API spelling, for matching only: context
+    lines written back are always the target's own.
+    """
     lines = target_text.split("\n")
     trailing_newline = target_text.endswith("\n")
     if trailing_newline:
@@ -216,8 +290,8 @@ def reanchor_file(target_text: str, fd: FileDiff) -> tuple[str, list[HunkOutcome
     outcomes = []
     for index, hunk in enumerate(fd.hunks, 1):
         old, new = hunk_sides(hunk)
-        if _apply_context(lines, old, new):
+        if _apply_context(lines, hunk, spell):
             outcomes.append(HunkOutcome(fd.path, index, "context"))
             continue
-        outcomes.append(_apply_functions(lines, fd.path, index, hunk, old, new))
+        outcomes.append(_apply_functions(lines, fd.path, index, hunk, old, new, spell))
     return "\n".join(lines) + ("\n" if trailing_newline else ""), outcomes

@@ -168,3 +168,51 @@ def test_patch_line_maps_text_back_to_the_mail_diff() -> None:
     pl = patch_line([p], "pfn   =  1;", "f.c")
     assert (pl.patch, pl.line) == ("2/2", 5)
     assert patch_line([p], "nothing") is None
+
+
+BODY = """\
+int walker(struct kvm_gfn_range *range)
+{
+	int a = 1;
+	int b = 2;
+	u64 spte = pte_pfn(range->pte);
+
+	if (a)
+		b++;
+	return b + spte;
+}
+"""
+
+
+def test_hunk_inside_a_function_is_re_anchored_within_it_with_fuzz() -> None:
+    # The patch's edge context ("int a = 0;", "return b;") differs from the target's.
+    fd = FileDiff(old_path="f.c", new_path="f.c", hunks=[Hunk(
+        old_start=3, old_count=6, new_start=3, new_count=7, section="int walker(struct x *r)",
+        lines=[" \tint a = 0;", " \tint b = 2;", "-\tif (a)", "+\tif (a && b)", "+\t\tb--;",
+               "+\telse if (a)", " \t\tb++;", " \treturn b;"])])
+    text, outcomes = port.reanchor_file(BODY, fd)
+    assert outcomes[0].method == "function-context" and outcomes[0].functions == ["walker"]
+    assert "\tif (a && b)\n\t\tb--;\n\telse if (a)\n\t\tb++;\n\treturn b + spte;" in text
+    assert "\tint a = 1;" in text  # the target's own context is kept
+
+
+def test_context_in_the_patchs_api_spelling_anchors_through_spell() -> None:
+    fd = FileDiff(old_path="f.c", new_path="f.c", hunks=[_hunk([
+        " \tint b = 2;", " \tu64 spte = pte_pfn(range->arg.pte);", "+\tspte |= 1;", " ",
+        " \tif (a)"])])
+    with pytest.raises(port.PortFailure):
+        port.reanchor_file(BODY, fd)
+    rules = list(drift.load_rules())
+    text, outcomes = port.reanchor_file(BODY, fd, lambda s: drift.rewrite_line(s, rules)[0])
+    assert outcomes[0].method == "context"
+    # context written back is the target's (range->pte), the added line is the patch's
+    assert "\tu64 spte = pte_pfn(range->pte);\n\tspte |= 1;\n" in text
+
+
+def test_hunk_inside_a_function_the_target_lacks_is_obsolete() -> None:
+    fd = FileDiff(old_path="f.c", new_path="f.c", hunks=[Hunk(
+        old_start=3, old_count=3, new_start=3, new_count=3, section="static int gone(void)",
+        lines=[" \tint x = 0;", "-\tx++;", "+\tx--;", " \treturn x;"])])
+    with pytest.raises(port.Obsolete) as exc:
+        port.reanchor_file(BODY, fd)
+    assert exc.value.function == "gone"
