@@ -72,10 +72,13 @@ def render_junit(result: ReviewResult) -> str:
         s.case("apply", "kpatchkit.apply", stage.get("apply").seconds if "apply" in stage else 0,
                failure=fail, out=f"result: {res}")
         comp = applied.get("compile")
-        if comp:
-            s.case("compile", "kpatchkit.apply", comp.get("seconds", 0),
-                   failure=None if comp.get("ok") else "\n".join(map(str, comp.get("errors") or []))
-                   or "compile failed")
+        if comp and comp.get("ok") is None:
+            s.case("compile", "kpatchkit.apply",
+                   skipped=f"compile {comp.get('status') or 'not run'} {comp.get('note') or ''}")
+        elif comp:
+            errors = "\n".join(map(str, comp.get("errors") or [])) or "compile failed"
+            s.case("compile", "kpatchkit.apply", comp.get("seconds") or 0,
+                   failure=None if comp.get("ok") else errors)
 
     s = _Suite(root, "analysis")
     suites.append(s)
@@ -123,7 +126,7 @@ def render_junit(result: ReviewResult) -> str:
             kw: dict[str, str] = {}
             if sc.outcome in ("failed", "control-changed", "not-reproduced"):
                 kw["failure"] = sc.reason or sc.outcome
-            elif sc.outcome == "no-data":
+            elif sc.outcome in ("no-data", "skipped"):
                 kw["skipped"] = sc.reason or "no data"
             s.case(sc.scenario, "kpatchkit.scenarios", out=sc.reason, **kw)
 

@@ -75,7 +75,8 @@ def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None)
             "misc": {"kernel": name, "tree_kind": tree.get("kind", "")},
         }
         if name == "patched":
-            co["patchset_hash"] = patchset_hash(patch_diffs or [])
+            co["patchset_hash"] = (patchset_hash(patch_diffs) if patch_diffs
+                                   else result.series.patchset_hash)
             co["patchset_files"] = [{"name": f"{p.index:04d}.patch", "url": ""}
                                     for p in result.series.patches]
             co["message_id"] = (result.series.cover_message_id

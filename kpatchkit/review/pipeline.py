@@ -26,6 +26,7 @@ from kpatchkit.cache import content_hash
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_INFRA, KpatchkitError
 from kpatchkit.records.review import PatchInfo, ReviewResult, SeriesInfo, StageRun
+from kpatchkit.report.kcidb import patchset_hash
 from kpatchkit.review import stages
 from kpatchkit.review.store import StageStore
 
@@ -122,7 +123,9 @@ def series_info(series: dict[str, Any]) -> SeriesInfo:
                       total=int(series.get("total") or len(patches)), patches=patches,
                       cover_message_id=str(cover.get("message_id") or "").strip("<>"),
                       missing=list(series.get("missing") or []),
-                      warnings=list(series.get("warnings") or []))
+                      warnings=list(series.get("warnings") or []),
+                      patchset_hash=patchset_hash([str(p.get("diff") or "")
+                                                   for p in series.get("patches") or []]))
 
 
 def excerpts(repo: Path, applied: dict[str, Any], findings: list[dict[str, Any]],

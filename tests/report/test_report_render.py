@@ -139,3 +139,13 @@ def test_apply_stage_shape_as_committed_renders(tmp_path, review) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "6250bd3d20c1 (arch/x86/kvm/mmu/tdp_mmu.c)" in html and "a &lt;note&gt;" in html
     assert "compile skipped" in (tmp_path / "summary.txt").read_text()
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'testsuite name="apply" tests="2" failures="0" errors="0" skipped="1"' in junit
+
+
+def test_patchset_hash_survives_rerendering(tmp_path, review) -> None:
+    review.series.patchset_hash = "ab" * 32
+    write_reports(review, tmp_path)  # no diffs given, as 'kpatchkit report' re-renders
+    res = json.loads((tmp_path / "results.json").read_text())
+    patched = next(c for c in res["checkouts"] if c["misc"]["kernel"] == "patched")
+    assert patched["patchset_hash"] == "ab" * 32
