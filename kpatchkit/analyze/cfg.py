@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pycparser import c_ast, c_generator
 
-from kpatchkit.analyze.macros import ITER_COND, ITER_NEXT
+from kpatchkit.analyze.macros import ITER_COND
 
 _GEN = c_generator.CGenerator()
 
@@ -390,5 +390,3 @@ def build_cfgs(ast: c_ast.FileAST, file: str, iterators: set[str],
             out.append(_Builder(ext, iterators, trylocks, set(predicates)).build())
     return out
 
-
-__all__ = ["Event", "Node", "FunctionCFG", "build_cfgs", "expr_text", "ITER_NEXT"]

@@ -248,7 +248,6 @@ class FunctionAnalysis:
         work: list[tuple[int, State, tuple]] = []
         for st in self.entry_states:
             work.append((cfg.entry, st, ()))
-        steps = 0
         while work:
             nid, st, trace = work.pop()
             bucket = seen[nid]
@@ -259,7 +258,6 @@ class FunctionAnalysis:
                 if st in bucket:
                     continue
             bucket[st] = trace
-            steps += 1
             node = cfg.nodes[nid]
             for succ, st2, tr2 in self.transfer(node, st, trace):
                 if st2 not in seen[succ]:
@@ -753,15 +751,12 @@ class FunctionAnalysis:
             if self.base is not None and st.rcu > 0:
                 self.report("rcu-leak", line, "returns with rcu_read_lock() still held", tr,
                             st)
-            if st.eff not in entry and not self._mmu_changes_intended():
+            if st.eff not in entry:
                 self.report("lock-imbalance", line, f"returns with mmu_lock {st.mmu} but was "
                             f"entered with it {'/'.join(sorted(entry))}", tr, st)
             if st.spins:
                 self.report("lock-imbalance", line, "returns with "
                             + ", ".join(sorted(st.spins)) + " still held", tr, st)
-
-    def _mmu_changes_intended(self) -> bool:
-        return False
 
     def check_exits_consistent(self) -> None:
         for st, line, tr in self.exits:

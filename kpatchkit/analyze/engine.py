@@ -221,6 +221,10 @@ def needs_of(name: str, kb: Knowledge, summaries: dict[str, Summary]) -> list[st
             out.append(f"mmu_lock {need}")
         elif op in ("release", "yield"):
             out.append(f"lock held ({prim.get('mode')})")
+        elif op == "rcu_unlock":
+            out.append("RCU read-side (to release)")
+        elif op in ("acquire", "rcu_lock"):
+            out.append("lock not already held" if op == "acquire" else "")
         elif op == "rcu_deref":
             out.append("RCU read-side")
         elif op == "sleep":
@@ -248,7 +252,7 @@ def needs_of(name: str, kb: Knowledge, summaries: dict[str, Summary]) -> list[st
             out.append("may sleep")
         if any(sp.kind == "yield" for sp in summ.sleeps):
             out.append("may yield mmu_lock")
-    return out
+    return [n for n in out if n]
 
 
 def _contexts(cfgs, kb, summaries, concrete, iterators, flagged) -> list[CallContext]:
