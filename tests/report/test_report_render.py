@@ -149,3 +149,16 @@ def test_patchset_hash_survives_rerendering(tmp_path, review) -> None:
     res = json.loads((tmp_path / "results.json").read_text())
     patched = next(c for c in res["checkouts"] if c["misc"]["kernel"] == "patched")
     assert patched["patchset_hash"] == "ab" * 32
+
+
+def test_compile_failure_is_shown_and_fails_the_review(review) -> None:
+    review.applied["compile"] = {"status": "failed", "ok": False, "seconds": 3.0,
+                                 "errors": [{"file": "arch/x86/kvm/mmu/tdp_mmu.c", "line": 1357,
+                                             "message": "implicit declaration of <x>"},
+                                            "plain error text"],
+                                 "log": "make: *** [tdp_mmu.o] Error 1"}
+    finalize(review)
+    assert review.verdict.exit_code == 1 and "does not compile" in " ".join(review.verdict.reasons)
+    html = render_report(review)
+    assert "tdp_mmu.c:1357: implicit declaration of &lt;x&gt;" in html
+    assert "plain error text" in html and "Error 1" in html
