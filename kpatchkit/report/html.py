@@ -32,7 +32,20 @@ def environment() -> jinja2.Environment:
     )
     env.globals["CSP"] = CSP
     env.filters["secs"] = _secs
+    env.filters["safe_href"] = safe_href
     return env
+
+
+def safe_href(url: Any) -> str:
+    """``url`` if it is http(s) or relative, else '' (no javascript:, data:, file: links)."""
+    from urllib.parse import urlsplit
+
+    text = str(url or "").strip()
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return ""
+    return text if scheme in ("", "http", "https") and not text.startswith("//") else ""
 
 
 def _secs(value: Any) -> str:

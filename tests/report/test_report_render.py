@@ -162,3 +162,14 @@ def test_compile_failure_is_shown_and_fails_the_review(review) -> None:
     html = render_report(review)
     assert "tdp_mmu.c:1357: implicit declaration of &lt;x&gt;" in html
     assert "plain error text" in html and "Error 1" in html
+
+
+def test_links_are_only_http_or_relative(review) -> None:
+    from kpatchkit.report.html import safe_href
+
+    review.series.patches[0].link = "javascript:alert(1)"
+    review.series.patches[1].link = "https://lore.kernel.org/r/p2@example.org"
+    hrefs = [a.get("href") for t, a in _parse(render_report(review)).tags if t == "a"]
+    assert hrefs == ["https://lore.kernel.org/r/p2@example.org"]
+    assert [safe_href(u) for u in ("data:text/html,x", "//evil.example/x", "run1/report.html",
+                                   " JavaScript:x")] == ["", "", "run1/report.html", ""]
