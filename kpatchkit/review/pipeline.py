@@ -54,7 +54,7 @@ class ReviewOptions:
 class Ticker:
     """Progress on stderr: a line when a stage starts and ends, and a heartbeat while it runs."""
 
-    def __init__(self, total: int, every: float = 30.0) -> None:
+    def __init__(self, total: int, every: float = 60.0) -> None:
         self.total, self.every = total, every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
