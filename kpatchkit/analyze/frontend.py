@@ -86,9 +86,18 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
     ast = parse_text(pre, file)
     cfgs = build_cfgs(ast, file, iterators | set(kb.iterators), _trylocks(kb), kb.predicates)
     unit = Unit(file, mode, cfgs, iterators, source)
-    if use_cache:
+    if use_cache and not view.overlay:  # overlays are one-off texts (tests): not worth keeping
         with locked(entry):
             tmp = entry.with_suffix(".tmp")
             tmp.write_bytes(pickle.dumps(unit))
             tmp.replace(entry)
+        _prune(entry.parent)
     return unit, False
+
+
+def _prune(directory: Path, keep: int = 300) -> None:
+    """Keep the ``keep`` most recently written units (each is ~100 kB)."""
+    entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        old.unlink(missing_ok=True)
+        old.with_name(old.name + ".lock").unlink(missing_ok=True)
