@@ -278,8 +278,12 @@ def compute_verdict(result: ReviewResult) -> Verdict:
     reasons: list[str] = []
     if applied.get("result") == "obsolete" or applied.get("obsolete"):
         obs = applied.get("obsolete")
-        what = obs.get("function") if isinstance(obs, dict) else obs
-        reasons.append(f"obsolete on this tree: {what or 'the patched code is gone'}")
+        if isinstance(obs, dict):
+            what = f"{obs.get('function')}() is gone"
+            what += f" (removed by {obs['removed_by']})" if obs.get("removed_by") else ""
+        else:
+            what = obs or "the patched code is gone"
+        reasons.append(f"obsolete on this tree: {what}")
     if applied and (applied.get("compile") or {}).get("ok") is False:
         reasons.append("the ported series does not compile")
     if v.new_findings:
@@ -308,8 +312,8 @@ def compute_verdict(result: ReviewResult) -> Verdict:
             v.status, v.exit_code = "obsolete", 1
         v.reasons = [f"{s.name}: {s.error}" for s in failed] + reasons
         v.headline = {
-            "bad-input": "Bad input: the review could not start",
-            "infra": "Infrastructure failure: no verdict on the patch",
+            "bad-input": f"Bad input: the review stopped at {worst.name}",
+            "infra": f"Infrastructure failure at {worst.name}: no verdict on the patch",
             "failures": "The patch breaks the build or the tests",
             "obsolete": "The patch does not apply to this tree: the code it changes is gone",
         }[v.status]

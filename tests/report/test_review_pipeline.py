@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kpatchkit.cli import main
 from kpatchkit.review.store import StageStore
 
@@ -57,3 +59,34 @@ def test_reused_generated_tests_are_copied_into_the_run_dir(tmp_path) -> None:
     (first / "cow_test.c").unlink()
     (tmp_path / "run-b" / "selftests" / "cow_test.c").unlink()
     assert _localise(tests, tmp_path / "run-c") is None
+
+
+def _tree(name: str, version: str) -> str:
+    from kpatchkit.trees.registry import add_tree, resolve_tree
+
+    try:
+        resolve_tree(name)
+    except Exception:  # noqa: BLE001 - not added on this machine yet (cached once added)
+        add_tree(name, f"/usr/src/linux-source-{version}.tar.xz")
+    return name
+
+
+@pytest.mark.tree
+def test_seed_alone_is_bad_input_naming_the_missing_patch(tmp_path, seed, capsys) -> None:
+    code = main(["review", str(seed), "--tree", _tree("deb61", "6.1"), "-o", str(tmp_path),
+                 "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert code == 2 and res["verdict"] == "bad-input"
+    assert "1/2" in " ".join(res["reasons"]) and (tmp_path / "report.html").exists()
+
+
+@pytest.mark.tree
+def test_series_on_612_is_obsolete(tmp_path, lore, capsys) -> None:
+    code = main(["review", str(lore / "series.mbox"), "--tree", _tree("deb612", "6.12"),
+                 "-o", str(tmp_path), "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert code == 1 and res["verdict"] == "obsolete"
+    assert "kvm_tdp_mmu_set_spte_gfn" in " ".join(res["reasons"])
+    assert "no longer exists in this tree" in (tmp_path / "report.html").read_text()
+    stages = json.loads((tmp_path / "review.json").read_text())["stages"]
+    assert {s["name"]: s["status"] for s in stages}.get("run") is None  # nothing to run
