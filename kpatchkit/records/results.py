@@ -45,6 +45,7 @@ class TestResult(Record):
     metrics: dict[str, Any] = field(default_factory=dict)  # '# kpatchkit-metric NAME=VALUE'
     phases: dict[str, dict] = field(default_factory=dict)  # '# kpatchkit-stat phase=NAME k=v'
     args: list[str] = field(default_factory=list)
+    timeout: int | None = None  # the per-test timeout it ran under (seconds)
     exit_code: int | None = None
     known: str | None = None  # why a failure is a known limit (TCG), not the patch's fault
     preexisting: bool = False  # failed on base as well

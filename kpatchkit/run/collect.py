@@ -77,7 +77,8 @@ def collect(kernel: str, tests: list[GuestTest], vm: VmOutcome,
     out: list[TestResult] = []
     for t in tests:
         lines = chunks.get(t.name)
-        res = TestResult(kernel=kernel, test=t.name, result="error", args=list(t.args))
+        res = TestResult(kernel=kernel, test=t.name, result="error", args=list(t.args),
+                         timeout=t.timeout)
         if lines is not None:
             output = [ln[4:] for ln in lines if ln.startswith("    ")]
             res.output = "\n".join(output[-40:])

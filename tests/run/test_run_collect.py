@@ -90,3 +90,24 @@ def test_guest_files_render(tmp_path):
     busybox = find_busybox()
     assert subprocess.run([str(busybox), "sh", "-n", str(tmp_path / "init")]).returncode == 0
     assert render_list(TESTS[3:4]) == "dirty_log_test|180|dirty_log_test -i 3\n"
+
+
+def test_compare_preexisting_and_slow_timeouts():
+    from kpatchkit.records.results import KernelRun, RunReport, TestResult
+    from kpatchkit.run.suite import _compare
+
+    rep = RunReport(tree="t", accel="tcg", kernels=[
+        KernelRun("base", "a", "h", 1.0), KernelRun("patched", "b", "h", 1.0)])
+    rep.results = [
+        TestResult("base", "both_fail", "fail"), TestResult("patched", "both_fail", "fail"),
+        TestResult("base", "slow", "pass", seconds=950, timeout=1000),
+        TestResult("patched", "slow", "timeout", timeout=1000),
+        TestResult("base", "quick", "pass", seconds=10, timeout=1000),
+        TestResult("patched", "quick", "timeout", timeout=1000),
+        TestResult("base", "broken", "pass"), TestResult("patched", "broken", "fail")]
+    _compare(rep, set())
+    by = {(r.kernel, r.test): r for r in rep.results}
+    assert by["base", "both_fail"].preexisting and by["patched", "both_fail"].preexisting
+    assert by["patched", "slow"].known.startswith("inconclusive")
+    assert by["patched", "quick"].known is None
+    assert rep.summary["new_failures"] == ["patched:quick", "patched:broken"]
