@@ -49,6 +49,9 @@ def tree_typedefs(view: SourceView) -> set[str]:
     from kpatchkit.cache import cache_dir, content_hash
 
     pattern = r"^\s*typedef\b.*;\s*$"
+    if view.rev is None and (view.root / ".git").exists():
+        # A work tree of a git repo: its HEAD's headers are close enough for type *names*.
+        return tree_typedefs(SourceView(view.root, "HEAD"))
     if view.rev is not None:
         ids = subprocess.run(["git", "-C", str(view.root), "rev-parse",
                               *(f"{view.rev}:{d.rstrip('/')}" for d in TYPEDEF_DIRS)],
