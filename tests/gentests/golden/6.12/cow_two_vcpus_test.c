@@ -4,7 +4,9 @@
  *
  * Two vCPUs each read, then write, their own half of the never-touched region,
  * concurrently (one thread per vCPU). The statistics are the sum over both
- * vCPUs.
+ * vCPUs. With two guest CPUs the unpatched kernel retries even more (one
+ * vCPU's COW invalidation also makes the other's fault in flight stale): more
+ * than two faults per write.
  *
  * Every phase prints a TAP diagnostic
  *   # kpatchkit-stat phase=NAME pf_taken=N pf_fixed=N pf_spurious=N exits=N
