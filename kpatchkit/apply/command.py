@@ -7,7 +7,7 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments for ``apply``."""
-    parser.add_argument("series", metavar="SERIES",
+    parser.add_argument("series", metavar="SERIES", nargs="?",
                         help="anything 'kpatchkit fetch' reads (mail, mbox, archive page, URL...)")
     parser.add_argument("--tree", required=True, metavar="NAME",
                         help="a tree under kernel_src/ or a path to a kernel git tree")
@@ -16,6 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--msgid", help="pick this thread out of a mailbox")
     parser.add_argument("--no-compile", action="store_true",
                         help="skip compiling the touched objects")
+    parser.add_argument("--clean", action="store_true",
+                        help="remove kpatchkit's apply worktrees/branches of --tree (about "
+                        "1.3 GB each; the next apply recreates them) instead of applying")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -57,12 +60,22 @@ def _human(applied) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the series, resolve the tree, apply; exit 0 applied/ported+compiled, 1 otherwise."""
     from kpatchkit.apply import apply_series
-    from kpatchkit.console import emit_json
-    from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA
+    from kpatchkit.console import emit_json, info
+    from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
     from kpatchkit.fetch import load_series
     from kpatchkit.trees.registry import resolve_tree
 
     tree = resolve_tree(args.tree)
+    if args.clean:
+        from kpatchkit.apply.engine import clean
+
+        removed = clean(tree)
+        if args.json:
+            emit_json({"tree": tree.name, "removed": removed})
+        info(f"removed {len(removed)} apply worktree(s) of {tree.name}")
+        return EXIT_CLEAN
+    if not args.series:
+        raise KpatchkitError("say which SERIES to apply (or --clean)")
     series = load_series(args.series, msgid=args.msgid, tree_path=tree.path)
     prereqs = [load_series(p, tree_path=tree.path) for p in args.prereq]
     applied = apply_series(series, tree, prereqs=prereqs, compile=not args.no_compile)

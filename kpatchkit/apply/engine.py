@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -362,6 +363,34 @@ def _load_cached(entry: Path, repo: Path) -> Applied | None:
     if want and tip != want:
         return None
     return applied
+
+
+def clean(tree: TreeInfo, *, older_than: float | None = None) -> list[str]:
+    """Remove kpatchkit's apply worktrees, branches and cache entries made on ``tree``.
+
+    Each worktree is a full checkout (about 1.3 GB for a kernel); the next apply of a series
+    recreates its own. ``older_than`` (seconds) keeps entries used more recently. Returns the
+    worktree paths removed.
+    """
+    removed = []
+    now = time.time()
+    for meta in sorted(cache.cache_dir("apply").glob("*/applied.json")):
+        entry = meta.parent
+        try:
+            data = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        if Path(data.get("repo", "")).resolve() != Path(tree.path).resolve():
+            continue
+        if older_than is not None and now - meta.stat().st_mtime < older_than:
+            continue
+        with cache.locked(entry):
+            if data.get("worktree"):
+                amod.remove_worktree(tree.path, Path(data["worktree"]), data["branch"])
+                removed.append(data["worktree"])
+            shutil.rmtree(entry, ignore_errors=True)
+    g.git(tree.path, "worktree", "prune", check=False)
+    return removed
 
 
 def _store(entry: Path, applied: Applied) -> None:

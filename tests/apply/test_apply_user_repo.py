@@ -63,6 +63,12 @@ def test_ported_apply_leaves_the_users_repo_exactly_as_it_was(user: Path, lore: 
     assert subprocess.run(["git", "cat-file", "-e", out["patched_commit"]], cwd=user).returncode
     # kpatchkit's tree is the user's committed HEAD, not the dirty working files
     assert out["base_commit"] == before["head"]
+    # --clean drops kpatchkit's worktree and branch (1.3 GB each on a real tree), nothing else
+    assert main(["apply", "--clean", "--tree", str(user), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] == [out["worktree"]]
+    assert not Path(out["worktree"]).exists()
+    assert out["branch"] not in git(Path(out["repo"]), "branch", "--list")
+    assert snapshot(user) == before
 
 
 def test_symbol_the_target_lacks_is_reported_with_its_patch_line(user: Path, lore: Path,
