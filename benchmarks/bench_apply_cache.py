@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kpatchkit.apply import am, engine  # noqa: E402
+from kpatchkit.apply import am, engine, store  # noqa: E402
 from kpatchkit.apply.base import resolve_base  # noqa: E402
 from kpatchkit.fetch import load_series  # noqa: E402
 from kpatchkit.trees import sources  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> int:
     readd = time.monotonic() - t0
     series = load_series(str(SERIES), tree_path=tree.path)
     base = resolve_base(tree, series, series.patches)
-    entry = engine._entry(engine._series_key(tree, base.commit, series.patches))
+    entry = store.entry(engine._series_key(tree, base.commit, series.patches))
     if (entry / "applied.json").exists():
         import json
 

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     tree = resolve_tree(args.tree)
     if args.clean:
-        from kpatchkit.apply.engine import clean
+        from kpatchkit.apply.store import clean
 
         removed = clean(tree)
         if args.json:

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import shutil
 import time
-from pathlib import Path
 
 from kpatchkit import cache
 from kpatchkit.apply import am as amod
-from kpatchkit.apply import drift, port
+from kpatchkit.apply import drift, obsolete, port, store
 from kpatchkit.apply.base import check_prerequisites, label, resolve_base
 from kpatchkit.console import info
 from kpatchkit.errors import InfraError, KpatchkitError
@@ -46,8 +43,8 @@ NULL""".split())
 
 
 def _series_key(tree: TreeInfo, base_commit: str, patches: list[Patch]) -> str:
-    obsolete = (Path(__file__).with_name("data") / "obsolete.toml").read_text()
-    chunks = [ENGINE_VERSION, tree.head, base_commit, drift.rules_digest(), obsolete]
+    chunks = [ENGINE_VERSION, tree.head, base_commit, drift.rules_digest(),
+              obsolete.DATA.read_text()]
     for p in patches:
         chunks += [p.subject, p.author, p.email, p.date, p.body, json.dumps(p.trailers), p.diff]
     return cache.content_hash(*chunks)
@@ -290,24 +287,8 @@ class _Run:
         return first, text
 
 
-def _removed_by(repo: Path, commit: str, function: str, path: str) -> str | None:
-    """The commit that removed ``function`` from ``path`` (git log -S), if the tree has history."""
-    proc = g.git(repo, "log", "-n", "1", f"-S{function}(", "--format=%H %s", commit, "--", path,
-                 check=False)
-    line = proc.stdout.strip()
-    if not line:
-        return None
-    sha = line.split()[0]
-    still = g.show_file(repo, sha, path) or ""
-    return line if f"{function}(" not in still else None
-
-
 def _obsolete_info(run: _Run, p: Patch, exc: port.Obsolete) -> ObsoleteInfo:
-    removed = _removed_by(run.repo, run.base_commit, exc.function, exc.file)
-    note = ("" if removed else "the tree has no history to say which commit removed it"
-            + _known_removal(exc.function))
-    return ObsoleteInfo(function=exc.function, file=exc.file, patch=label(p),
-                        removed_by=removed, note=note)
+    return obsolete.obsolete_info(run.repo, run.base_commit, exc.function, exc.file, label(p))
 
 
 def _preflight(run: _Run, base_commit: str) -> ObsoleteInfo | None:
@@ -334,71 +315,6 @@ def _preflight(run: _Run, base_commit: str) -> ObsoleteInfo | None:
     return None
 
 
-def _known_removal(function: str) -> str:
-    """'; known upstream: ...' from data/obsolete.toml, or ''."""
-    import tomllib
-
-    data = tomllib.loads((Path(__file__).with_name("data") / "obsolete.toml").read_text())
-    for r in data.get("removed", []):
-        if r["function"] == function:
-            return f"; known upstream: removed in {r['removed_in']} ({r['change']})"
-    return ""
-
-
-def _entry(key: str) -> Path:
-    return cache.cache_dir("apply", key)
-
-
-def _load_cached(entry: Path, repo: Path) -> Applied | None:
-    try:
-        applied = Applied.from_json(json.loads((entry / "applied.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-    if applied.worktree is None:
-        return applied  # a verdict reached without a worktree (obsolete)
-    if not Path(applied.worktree).is_dir() or not amod.branch_exists(repo, applied.branch):
-        return None
-    tip = g.rev_parse(repo, f"refs/heads/{applied.branch}")
-    want = applied.patched_commit or (applied.commits[-1].sha if applied.commits else None)
-    if want and tip != want:
-        return None
-    return applied
-
-
-def clean(tree: TreeInfo, *, older_than: float | None = None) -> list[str]:
-    """Remove kpatchkit's apply worktrees, branches and cache entries made on ``tree``.
-
-    Each worktree is a full checkout (about 1.3 GB for a kernel); the next apply of a series
-    recreates its own. ``older_than`` (seconds) keeps entries used more recently. Returns the
-    worktree paths removed.
-    """
-    removed = []
-    now = time.time()
-    for meta in sorted(cache.cache_dir("apply").glob("*/applied.json")):
-        entry = meta.parent
-        try:
-            data = json.loads(meta.read_text())
-        except (OSError, ValueError):
-            continue
-        if Path(data.get("repo", "")).resolve() != Path(tree.path).resolve():
-            continue
-        if older_than is not None and now - meta.stat().st_mtime < older_than:
-            continue
-        with cache.locked(entry):
-            if data.get("worktree"):
-                amod.remove_worktree(tree.path, Path(data["worktree"]), data["branch"])
-                removed.append(data["worktree"])
-            shutil.rmtree(entry, ignore_errors=True)
-    g.git(tree.path, "worktree", "prune", check=False)
-    return removed
-
-
-def _store(entry: Path, applied: Applied) -> None:
-    tmp = entry / f"applied.json.{os.getpid()}"
-    tmp.write_text(json.dumps(applied.to_json(), indent=2) + "\n")
-    tmp.replace(entry / "applied.json")
-
-
 def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
                  compile: bool = True) -> Applied:
     """Apply ``series`` (after ``prereqs``) to ``tree``; see the module docstring.
@@ -416,9 +332,9 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
     info(f"apply: base {base.commit[:12]} decided by {base.method} "
          f"({'found' if base.found else 'not found'}: {base.reason})")
     key = _series_key(tree, base.commit, run.patches)
-    entry = _entry(key)
+    entry = store.entry(key)
     with cache.locked(entry):
-        cached = _load_cached(entry, tree.path)
+        cached = store.load(entry, tree.path)
         if cached is not None:
             cached.cached = True
             cached.base = base  # same commit; this run's evidence (trailer/blobs) may differ
@@ -426,7 +342,7 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
             if compile and cached.patched_commit and stale:
                 run.final_to_original = {}
                 cached.compile = run.compile(cached.patched_commit)
-                _store(entry, cached)
+                store.save(entry, cached)
             cached.seconds = round(time.monotonic() - t0, 2)
             return cached
         early = _preflight(run, base.commit)
@@ -438,7 +354,7 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
                               patched_commit=None, worktree=None, branch=None, obsolete=early,
                               series=[f"{label(p)} {p.subject}" for p in run.patches],
                               seconds=round(time.monotonic() - t0, 2))
-            _store(entry, applied)
+            store.save(entry, applied)
             return applied
         run.wt = entry / "worktree"
         branch = f"kpatchkit/{amod.slug(run.patches[-1].subject)}-{key[:8]}"
@@ -466,7 +382,7 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
             elif applied.result in ("applied", "ported"):
                 applied.compile = CompileCheck(status="skipped", note="compile=False")
             applied.seconds = round(time.monotonic() - t0, 2)
-            _store(entry, applied)
+            store.save(entry, applied)
             done = True
         finally:
             if not done:  # interrupted or crashed: leave no half-made branch behind
