@@ -135,3 +135,20 @@ def test_plan_order_and_timeouts() -> None:
     assert len({p.key() for p in plan}) == len(plan)
     assert timeout_for("ovmf", 8, 16384) > timeout_for("ovmf", 1, 256) > timeout_for(
         "seabios", 1, 256)
+
+
+def test_ovmf_crashes_make_the_ovmf_claim_not_measured(samples: list[BootSample]) -> None:
+    import json
+
+    from kpatchkit.records.claims import InfraEvent
+
+    data = json.loads((DATA / "debug61-ovmf-infra.json").read_text())
+    infra = [InfraEvent.from_json(e) for e in data["infra"]]
+    assert data["samples"] == [] and len(infra) == 8
+    assert {e.kind for e in infra} == {"tcg-assertion"}
+    verdicts = {v.id: v for v in claims.judge(stats.compare(samples), infra, data_mb=8)}
+    ovmf = verdicts["ovmf-boot"]
+    assert ovmf.verdict == "not measured" and ovmf.measured is None
+    assert "8 infrastructure failure(s)" in ovmf.reason and "tcg_handle_interrupt" in ovmf.reason
+    # The SeaBIOS verdict is unaffected by OVMF's crashes.
+    assert verdicts["seabios-boot"].verdict == "partly"
