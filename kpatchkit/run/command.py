@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     """Build, boot, test; exit 0 clean, 1 new failures/splats/panic/hang, 3 no boot."""
     from kpatchkit.cache import cache_dir
     from kpatchkit.console import emit_json, info
-    from kpatchkit.errors import KpatchkitError
+    from kpatchkit.errors import EXIT_INFRA, InfraError, KpatchkitError
     from kpatchkit.run.initramfs import GuestTest
     from kpatchkit.run.suite import (
         KernelSpec,
@@ -139,4 +139,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report)
     _human(report)
-    return exit_code(report)
+    code = exit_code(report)
+    if code == EXIT_INFRA:
+        bad = [k for k in report.kernels if k.outcome != "ok"]
+        raise InfraError("; ".join(f"{k.name} kernel: {k.outcome} ({k.detail})" for k in bad)
+                         + "; not the patch's fault, see the console logs")
+    return code

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kpatchkit.cache import cache_dir
 from kpatchkit.console import info
-from kpatchkit.errors import InfraError, KpatchkitError
+from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
 from kpatchkit.kernel import kbuild, selftests
 from kpatchkit.records.results import KernelRun, RunReport, TestResult
 from kpatchkit.run import collect, qemu
@@ -211,8 +211,12 @@ def _compare(report: RunReport, generated: set[str]) -> None:
                 r.known = (f"inconclusive: timed out after {r.timeout}s while the "
                            f"{slow[0].kernel} kernel passed in {slow[0].seconds:.0f}s; "
                            "the guest is too slow here for this test's timeout")
+    # Only the kernel under test can have new failures: with a patched kernel, base's own
+    # failures (or tests base never ran because its VM died) are context, not findings.
+    subject = _subject(report)
     new_failures = [f"{r.kernel}:{r.test}" for r in report.results
-                    if r.result in bad and not r.known and not r.preexisting]
+                    if r.kernel == subject and r.result in bad and not r.known
+                    and not r.preexisting]
     report.summary = {
         "tests": len({r.test for r in report.results}),
         "by_kernel": {k.name: {res: sum(1 for r in report.results
@@ -227,13 +231,20 @@ def _compare(report: RunReport, generated: set[str]) -> None:
     }
 
 
+def _subject(report: RunReport) -> str:
+    """The kernel under test: 'patched' when there is one, else 'base'."""
+    names = [k.name for k in report.kernels]
+    return "patched" if "patched" in names else (names[0] if names else "base")
+
+
 def exit_code(report: RunReport) -> int:
-    """0 clean; 1 new failures or splats; raises InfraError when a kernel did not boot."""
-    no_boot = [k for k in report.kernels if k.outcome == "no-boot"]
-    if no_boot:
-        raise InfraError(f"{', '.join(k.name for k in no_boot)} kernel did not boot; "
-                         f"console log: {no_boot[0].console_log}")
-    if report.summary.get("new_failures") or any(k.splats for k in report.kernels) \
-            or any(k.outcome in ("panic", "hang", "died") for k in report.kernels):
-        return 1
-    return 0
+    """0 clean; 1 new failures, splats, panic or hang of the kernel under test; 3 when a kernel
+    did not boot or the reference (base) kernel itself panicked or hung."""
+    subject = _subject(report)
+    for k in report.kernels:
+        if k.outcome == "no-boot" or (k.name != subject and k.outcome != "ok"):
+            return EXIT_INFRA
+    kern = next((k for k in report.kernels if k.name == subject), None)
+    if report.summary.get("new_failures") or (kern and (kern.splats or kern.outcome != "ok")):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN

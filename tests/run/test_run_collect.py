@@ -94,7 +94,7 @@ def test_guest_files_render(tmp_path):
 
 def test_compare_preexisting_and_slow_timeouts():
     from kpatchkit.records.results import KernelRun, RunReport, TestResult
-    from kpatchkit.run.suite import _compare
+    from kpatchkit.run.suite import _compare, exit_code
 
     rep = RunReport(tree="t", accel="tcg", kernels=[
         KernelRun("base", "a", "h", 1.0), KernelRun("patched", "b", "h", 1.0)])
@@ -111,3 +111,11 @@ def test_compare_preexisting_and_slow_timeouts():
     assert by["patched", "slow"].known.startswith("inconclusive")
     assert by["patched", "quick"].known is None
     assert rep.summary["new_failures"] == ["patched:quick", "patched:broken"]
+    assert exit_code(rep) == 1
+    rep.results = [r for r in rep.results if r.test in ("both_fail", "slow")]
+    _compare(rep, set())
+    assert exit_code(rep) == 0
+    rep.kernels[0].outcome = "hang"  # the reference kernel hung: infrastructure, exit 3
+    assert exit_code(rep) == 3
+    rep.kernels[0].outcome, rep.kernels[1].outcome = "ok", "panic"
+    assert exit_code(rep) == 1
