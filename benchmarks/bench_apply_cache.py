@@ -6,6 +6,10 @@ itself (``tree add``) and kbuild's object cache stay, as on any machine that app
 before. Prints both times and the ratio warm/cold (target: warm takes seconds, ratio < 0.1).
 Also times ``tree add`` of an already-added tarball (target: < 1 s).
 
+The cold apply makes a fresh 75k-file worktree unless the tree already has
+$KPATCHKIT_APPLY_WORKTREES (default 3) apply worktrees, in which case the least recently used one
+is recycled (measured on 2 loaded cores: fresh 26-36 s, recycled 4 s).
+
     python3 benchmarks/bench_apply_cache.py [--no-compile]
 """
 

@@ -28,8 +28,32 @@ def remove_worktree(repo: Path, worktree: Path, branch: str) -> None:
     g.git(repo, "branch", "-D", branch, check=False)
 
 
+def is_worktree(repo: Path, worktree: Path) -> bool:
+    """True if ``worktree`` is a registered, present worktree of ``repo``."""
+    if not worktree.is_dir():
+        return False
+    listing = g.out(repo, "worktree", "list", "--porcelain")
+    want = worktree.resolve()
+    return any(Path(line[9:]).resolve() == want for line in listing.splitlines()
+               if line.startswith("worktree "))
+
+
 def add_worktree(repo: Path, worktree: Path, branch: str, commit: str) -> None:
-    """A new worktree on a new branch at ``commit`` (replacing leftovers of the same name)."""
+    """A worktree on a new branch at ``commit``.
+
+    An existing worktree at that path (a leftover, or one recycled from an older apply) is
+    reset and switched, which rewrites only the files that differ: seconds instead of the
+    25-60 s a fresh 75k-file checkout takes.
+    """
+    if is_worktree(repo, worktree):
+        g.git(worktree, "am", "--abort", check=False)
+        g.git(worktree, "checkout", "--quiet", "--detach", check=False)
+        g.git(repo, "branch", "-D", branch, check=False)
+        g.git(worktree, "reset", "--quiet", "--hard", config=g.FAST_CONFIG)
+        g.git(worktree, "clean", "-ffdxq", config=g.FAST_CONFIG)
+        g.git(worktree, "checkout", "--quiet", "--force", "-B", branch, commit,
+              config=g.FAST_CONFIG)
+        return
     remove_worktree(repo, worktree, branch)
     worktree.parent.mkdir(parents=True, exist_ok=True)
     g.git(repo, "worktree", "add", "--quiet", "-b", branch, str(worktree), commit,

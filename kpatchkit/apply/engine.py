@@ -337,6 +337,7 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
         cached = store.load(entry, tree.path)
         if cached is not None:
             cached.cached = True
+            store.touch(entry)
             cached.base = base  # same commit; this run's evidence (trailer/blobs) may differ
             stale = cached.compile is None or cached.compile.status in ("pending", "skipped")
             if compile and cached.patched_commit and stale:
@@ -368,6 +369,9 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
         done = False
         try:
             info(f"apply: worktree {run.wt} on branch {branch}")
+            if store.recycle_worktree(tree, run.wt, keep=entry):
+                info(f"apply: reusing the least recently used worktree of {tree.name} "
+                     f"(pool of {store.pool_size()})")
             amod.add_worktree(tree.path, run.wt, branch, base.commit)
             info(f"apply: worktree ready in {time.monotonic() - t0:.1f} s")
             _apply_all(run, applied)

@@ -5,10 +5,13 @@ kpatchkit's repository of the tree. ``<key>.lock`` serialises processes applying
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from kpatchkit import cache
@@ -38,6 +41,74 @@ def load(entry: Path, repo: Path) -> Applied | None:
     if want and tip != want:
         return None
     return applied
+
+
+def pool_size() -> int:
+    """How many apply worktrees a tree keeps ($KPATCHKIT_APPLY_WORKTREES, default 3)."""
+    try:
+        return max(1, int(os.environ.get("KPATCHKIT_APPLY_WORKTREES", "3")))
+    except ValueError:
+        return 3
+
+
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    """Like cache.locked but never waits: yields False if another process holds it."""
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _entries(tree: TreeInfo) -> list[tuple[float, Path, dict]]:
+    """(last use, entry, applied.json) of the applies made on ``tree`` that have a worktree."""
+    out = []
+    for meta in cache.cache_dir("apply").glob("*/applied.json"):
+        try:
+            data = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("worktree") and Path(data.get("repo", "")).resolve() == tree.path.resolve():
+            out.append((meta.stat().st_mtime, meta.parent, data))
+    return sorted(out, key=lambda item: item[0])
+
+
+def recycle_worktree(tree: TreeInfo, worktree: Path, keep: Path) -> bool:
+    """Move the least recently used apply worktree of ``tree`` to ``worktree`` when the tree
+    already has ``pool_size()`` of them (that older apply is forgotten: a later apply of it
+    recomputes it). Returns True if one was moved. ``keep`` (the caller's entry) is skipped.
+    """
+    entries = [e for e in _entries(tree) if e[1] != keep]
+    if len(entries) < pool_size() or worktree.exists():
+        return False
+    for _, old_entry, data in entries:
+        with _try_lock(old_entry) as mine:
+            old = Path(data["worktree"])
+            if not mine or not amod.is_worktree(tree.path, old):
+                continue
+            (old_entry / "applied.json").unlink(missing_ok=True)
+            g.git(tree.path, "worktree", "unlock", str(old), check=False)
+            moved = g.git(tree.path, "worktree", "move", str(old), str(worktree), check=False)
+            if moved.returncode != 0:
+                continue
+            g.git(worktree, "checkout", "--quiet", "--detach", check=False)
+            g.git(tree.path, "branch", "-D", data["branch"], check=False)
+            shutil.rmtree(old_entry, ignore_errors=True)
+            return True
+    return False
+
+
+def touch(entry: Path) -> None:
+    """Mark an apply as used now (the pool recycles the least recently used)."""
+    with contextlib.suppress(OSError):
+        os.utime(entry / "applied.json")
 
 
 def clean(tree: TreeInfo, *, older_than: float | None = None) -> list[str]:

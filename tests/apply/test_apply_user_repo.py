@@ -83,6 +83,30 @@ def test_symbol_the_target_lacks_is_reported_with_its_patch_line(user: Path, lor
     assert "is_guest_mode(vcpu)" in missing["patch_line"]["text"]
 
 
+def test_worktree_pool_recycles_the_least_recently_used(user: Path, lore: Path, seed: Path,
+                                                       capsys, monkeypatch) -> None:
+    monkeypatch.setenv("KPATCHKIT_APPLY_WORKTREES", "1")
+    make_user_state(user)
+    before = snapshot(user)
+    rc, first = _apply(capsys, str(lore / "series.mbox"), "--tree", str(user))
+    assert rc == 0
+    rc, second = _apply(capsys, str(seed), "--tree", str(user), "--prereq",
+                        str(lore / "0001-remove-dead-code.eml"))
+    assert rc == 0 and second["result"] == "ported" and second["cached"] is False
+    repo = Path(second["repo"])
+    worktrees = [x for x in git(repo, "worktree", "list", "--porcelain").splitlines()
+                 if x.startswith("worktree ")]
+    assert len(worktrees) == 2  # kpatchkit's clone itself + the one recycled apply worktree
+    assert not Path(first["worktree"]).exists()
+    assert first["branch"] not in git(repo, "branch", "--list")
+    assert git(Path(second["worktree"]), "rev-parse", "HEAD") == second["patched_commit"]
+    assert git(Path(second["worktree"]), "status", "--porcelain") == ""
+    # the recycled apply is recomputed on demand, identically
+    rc, again = _apply(capsys, str(lore / "series.mbox"), "--tree", str(user))
+    assert again["patched_commit"] == first["patched_commit"] and again["cached"] is False
+    assert snapshot(user) == before
+
+
 def _commit_on_scratch(user: Path, tmp_path: Path, edits, message: str,
                        base: str = "HEAD", fmt_base: bool = False) -> Path:
     scratch = tmp_path / "scratch"
