@@ -35,7 +35,7 @@ from kpatchkit.records.applied import (
 from kpatchkit.records.series import Patch, Series
 from kpatchkit.records.tree import TreeInfo
 
-ENGINE_VERSION = "2"  # bump when the way commits are made changes (invalidates cached applies)
+ENGINE_VERSION = "3"  # bump when the way commits are made changes (invalidates cached applies)
 C_KEYWORDS = frozenset("""if for while switch return sizeof do else case default goto break
 continue typeof __typeof__ defined likely unlikely static inline const volatile struct union enum
 void int long short char unsigned signed bool u8 u16 u32 u64 s8 s16 s32 s64 true false

@@ -229,12 +229,20 @@ def _apply_functions(lines: list[str], path: str, index: int, hunk: Hunk,
             t = target().get(name)
             if t is None:
                 raise Obsolete(path, name)
-            same = [_norm(x) for x in lines[t.start - 1:t.end]] == [_norm(x) for x in old_text]
+            had = lines[t.start - 1:t.end]
+            same = [_norm(x) for x in had] == [_norm(x) for x in old_text]
             lines[t.start - 1:t.end] = new_text
             methods.append("function-replace")
             if not same:
+                # Say what of the target's own version the replacement drops, so a reviewer
+                # can check it was not a fix the patch author never saw.
+                known = {_norm(x) for x in old_text + new_text}
+                dropped = [x.strip() for x in had if x.strip() and _norm(x) not in known]
+                example = f", e.g. {dropped[0][:70]!r}" if dropped else ""
                 notes.append(f"{name}(): the target's definition differed from the patch's "
-                             "preimage; replaced by the patch's version")
+                             f"preimage; replaced by the patch's version ({len(dropped)} line(s) "
+                             f"of the target's version are in neither side of the patch"
+                             f"{example})")
         else:
             handled_new |= _covered(span, comment=True)
             names.append(name)

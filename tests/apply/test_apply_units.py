@@ -98,6 +98,8 @@ def test_reanchor_deletes_whole_function_and_replaces_body_by_name() -> None:
     assert cfunc.find_function(text, "user").text(text) == want
     assert text.startswith("/* doc */\nint user")
     assert "differed" in outcomes[1].note
+    assert "2 line(s) of the target's version" in outcomes[1].note
+    assert "'int unrelated = 0;'" in outcomes[1].note
     assert cfunc.find_function(text, "other") is not None
 
 
