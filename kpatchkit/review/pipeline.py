@@ -162,6 +162,13 @@ def _apply_complete(data: Any) -> bool:
     return (data.get("compile") or {}).get("ok") is not None
 
 
+def _run_complete(data: Any) -> bool:
+    """Keep a run only when every kernel booted and finished: a hang, panic or dead VM is
+    worth another try (it may be the loaded machine's timeout, not the patch)."""
+    return isinstance(data, dict) and all(k.get("outcome", "ok") == "ok"
+                                          for k in data.get("kernels") or [])
+
+
 def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | None:
     """Make a stored gen-tests result point into this run's ``out`` directory.
 
@@ -314,7 +321,8 @@ class Review:
             "run", [str(self.tree.path), a["base_commit"], a["patched_commit"], tests_key,
                     _tree_digest(Path(pkg.__file__).parent / "data")],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
-                               work_dir=o.out_dir / ".kpatchkit" / "run"))
+                               work_dir=o.out_dir / ".kpatchkit" / "run"),
+            complete=_run_complete)
         # Issue 8's boot family reports its claims table through the run stage.
         claims = (self.result.run or {}).get("claims")
         if isinstance(claims, list):
