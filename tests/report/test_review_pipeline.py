@@ -90,3 +90,15 @@ def test_series_on_612_is_obsolete(tmp_path, lore, capsys) -> None:
     assert "no longer exists in this tree" in (tmp_path / "report.html").read_text()
     stages = json.loads((tmp_path / "review.json").read_text())["stages"]
     assert {s["name"]: s["status"] for s in stages}.get("run") is None  # nothing to run
+
+
+def test_partial_stage_results_are_not_kept() -> None:
+    from kpatchkit.review.pipeline import _apply_complete, _run_complete
+
+    assert _apply_complete({"result": "ported", "compile": {"ok": True}})
+    assert _apply_complete({"result": "obsolete", "compile": None})
+    assert not _apply_complete({"result": "ported", "compile": {"ok": None, "status": "skipped"}})
+    ok = {"kernels": [{"name": "base", "outcome": "ok"}, {"name": "patched", "outcome": "ok"}]}
+    assert _run_complete(ok)
+    ok["kernels"][0]["outcome"] = "hang"
+    assert not _run_complete(ok)
