@@ -63,7 +63,7 @@ def _human(report) -> None:
         notes = []
         for r in rs:
             if r and r.known and r.result != "pass":
-                notes.append(f"known: {r.known}")
+                notes.append(f"known: {' '.join(r.known.split())}")
                 break
         if any(r and r.preexisting for r in rs):
             notes.append("pre-existing (fails on base too)")
