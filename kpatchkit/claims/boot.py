@@ -22,7 +22,7 @@ from kpatchkit.claims import stats
 from kpatchkit.claims.l2payload import DEFAULT_DATA_MB, build_payload
 from kpatchkit.claims.outer import LaunchOutcome, PlanItem, launch
 from kpatchkit.console import info
-from kpatchkit.records.claims import BootFamilyResult
+from kpatchkit.records.claims import BootComparison, BootFamilyResult
 
 # Seconds an L2 boot may take under nested TCG (DESIGN.md: SeaBIOS + kernel 13-18 s, OVMF
 # 18-41 s), per GB of L2 memory and vCPU beyond the first, with room for a loaded machine.
@@ -112,6 +112,19 @@ def run_boot_family(kernels: dict[str, Path], l2_kernel: Path,
         info(f"[boot] {name}: {ok}/{len(plan)} L2 boots ok in {outcome.seconds}s "
              f"({outcome.attempts} test-VM launch(es)); log {work}")
     result.comparisons = stats.compare(result.samples)
+    # A planned configuration with no sample at all (e.g. every OVMF boot lost to the outer
+    # QEMU's crash) still gets its row, empty, so the report shows what was not measured.
+    seen = {(c.firmware, c.thp, c.guest, c.vcpus, c.mem_mb) for c in result.comparisons}
+    for p in plan:
+        key = (p.firmware, p.thp, p.guest, p.vcpus, p.mem_mb)
+        if key not in seen:
+            seen.add(key)
+            result.comparisons.append(BootComparison(
+                firmware=p.firmware, thp=p.thp, guest=p.guest, vcpus=p.vcpus, mem_mb=p.mem_mb,
+                base_pf_taken=None, patched_pf_taken=None, faults_saved_per_boot=None,
+                base_retried=None, patched_retried=None,
+                failed=sum(1 for q in plan if (q.firmware, q.thp, q.guest, q.vcpus,
+                                               q.mem_mb) == key) * len(kernels)))
     result.claims = claims_mod.judge(result.comparisons, result.infra, cfg.data_mb)
     result.seconds = round(time.monotonic() - t0, 1)
     return result

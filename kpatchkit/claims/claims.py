@@ -64,10 +64,14 @@ def judge(comparisons: list[BootComparison], infra: list[InfraEvent] | None = No
         cands = closest(comparisons, claim)
         claimed = float(claim["claimed"])
         if not cands:
-            crashes = [e for e in (infra or []) if claim["firmware"] in e.detail]
+            mine = [e for e in (infra or []) if claim["firmware"] in e.detail]
+            crashes = [e for e in mine if e.kind != "skipped"]
+            skipped = [e for e in mine if e.kind == "skipped"]
             why = (f"no completed {claim['firmware']} boot on both kernels"
-                   + (f"; {len(crashes)} infrastructure failure(s), e.g. {crashes[0].kind}: "
-                      f"{crashes[0].detail}" if crashes else ""))
+                   + (f"; {len(crashes)} test-VM launch(es) crashed, e.g. {crashes[0].kind}: "
+                      f"{crashes[0].detail}" if crashes else "")
+                   + (f"; {'; '.join(e.kernel + ': ' + e.detail for e in skipped)}"
+                      if skipped else ""))
             out.append(ClaimVerdict(id=claim["id"], statement=claim["statement"],
                                     claimed=claimed, claim_config=claim["claim_config"],
                                     our_config="-", measured=None, measured_detail="",
@@ -101,7 +105,8 @@ def judge(comparisons: list[BootComparison], infra: list[InfraEvent] | None = No
         elif real and d.mean < rules["partly_share"] * claimed:
             verdict = "not reproduced"
             reason = (f"a real but negligible saving of {d.mean:g} per boot "
-                      f"({d.mean / claimed:.1%} of the claim); {mech}{scale}")
+                      f"({d.mean / claimed:.1%} of the claim); {mech}{scale}"
+                      + ("" if full else f"; measured at {best.vcpus} vCPU, {best.mem_mb} MB"))
         elif real:
             verdict = "partly"
             reason = (f"a real saving of {d.mean:g} per boot (noise ±{d.stdev:g}), "

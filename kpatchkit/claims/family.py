@@ -61,7 +61,20 @@ def run_results(result: BootFamilyResult) -> list[dict]:
             "repeats": len(samples),
             "failed_repeats": [s.status for s in samples if s.status != "ok"],
         })
+    for c in result.comparisons:
+        if c.base_ok or c.patched_ok or not c.failed:
+            continue
+        for kernel in sorted({s.kernel for s in result.samples} | {e.kernel
+                                                                    for e in result.infra}):
+            if not any(e["test"] == _test_name(c) and e["kernel"] == kernel for e in out):
+                out.append({"kernel": kernel, "test": _test_name(c), "result": "error",
+                            "seconds": 0.0, "stats": {}, "splats": [], "repeats": 0,
+                            "failed_repeats": ["not measured (infrastructure)"]})
     return out
+
+
+def _test_name(c) -> str:
+    return f"boot/{c.firmware}/thp-{c.thp}/{c.guest}/{c.vcpus}cpu-{c.mem_mb}M"
 
 
 def run_family(repo: Path, commit: str, kernels: dict[str, Path], size: str = "ci",

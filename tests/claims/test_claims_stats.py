@@ -149,7 +149,7 @@ def test_ovmf_crashes_make_the_ovmf_claim_not_measured(samples: list[BootSample]
     verdicts = {v.id: v for v in claims.judge(stats.compare(samples), infra, data_mb=8)}
     ovmf = verdicts["ovmf-boot"]
     assert ovmf.verdict == "not measured" and ovmf.measured is None
-    assert "8 infrastructure failure(s)" in ovmf.reason and "tcg_handle_interrupt" in ovmf.reason
+    assert "8 test-VM launch(es) crashed" in ovmf.reason and "tcg_handle_interrupt" in ovmf.reason
     # The SeaBIOS verdict is unaffected by OVMF's crashes.
     assert verdicts["seabios-boot"].verdict == "partly"
 
