@@ -75,8 +75,11 @@ def commit_variant(repo: Path, parent: str, variant: dict) -> str:
                env=ident).strip()
 
 
-def boot_scenarios(tree, tests: list, fragments: list, work: Path) -> dict:
-    """Build ``tree``'s head with ``fragments``, boot it with ``tests``: {test name: result}.
+def boot_scenarios(tree, tests: list, fragments: list, work: Path, *, repo: Path | None = None,
+                   commit: str | None = None, smp: int = 2) -> dict:
+    """Build ``commit`` (default: the tree's head) with ``fragments``, boot it with ``tests``.
+
+    Returns {test name: result}.
 
     The run stage's pieces (kbuild image, selftest build, initramfs, QEMU, collection), for a
     kernel config the run stage does not make itself (e.g. with gentests.config for KSM).
@@ -85,15 +88,16 @@ def boot_scenarios(tree, tests: list, fragments: list, work: Path) -> dict:
     from kpatchkit.run import collect, qemu
     from kpatchkit.run.initramfs import GuestTest, build_initramfs
 
-    repo = Path(tree.path)
-    image = kbuild.build_image(repo, tree.head, fragments)
-    binaries = selftests.build_selftests(repo, tree.head, [],
+    repo = Path(repo or tree.path)
+    commit = commit or tree.head
+    image = kbuild.build_image(repo, commit, fragments)
+    binaries = selftests.build_selftests(repo, commit, [],
                                          {t.name: Path(t.c_path) for t in tests})
     guest = [GuestTest(name=t.name, program=t.name, args=t.args, timeout=t.timeout)
              for t in tests]
     initrd = build_initramfs(guest, binaries)
     vm = qemu.run_vm(image.path, initrd, work, accel=qemu.detect_accel(),
-                     test_timeouts={t.name: t.timeout for t in tests}, smp=2)
+                     test_timeouts={t.name: t.timeout for t in tests}, smp=smp)
     results, splats, panic = collect.collect("base", guest, vm)
     assert vm.status == "ok" and not panic and not splats, (vm.status, panic, splats)
     return {r.test: r for r in results}

@@ -112,3 +112,33 @@ def test_612_library_tests_run_and_ksm_is_exercised(tmp_path_factory) -> None:
         assert within(t.expectations["faults_per_cow_write"]["base"], r.faults_per_cow_write)
     (out / "vm612.json").write_text(json.dumps(seen, indent=1))
     print(json.dumps(seen, indent=1))
+
+
+def test_61_ksm_and_two_guest_cpus_with_the_series(tmp_path_factory) -> None:
+    """KSM (needs the scenarios' fragment) and two vCPUs on two guest CPUs, base vs patched."""
+    from gentests_helpers import boot_scenarios
+
+    from kpatchkit.apply import apply_series
+    from kpatchkit.fetch import load_series
+    from kpatchkit.gentests import render_scenarios
+    from kpatchkit.gentests.render import FRAGMENT
+    from kpatchkit.run.qemu import detect_accel, vendor_fragment
+
+    tree = real_tree("deb61")
+    series = load_series(str(LORE / "series.mbox"), tree_path=Path(tree.path))
+    applied = apply_series(series, tree, compile=False)
+    out = Path(os.environ.get("KPATCHKIT_GENTESTS_VM_OUT") or tmp_path_factory.mktemp("vm"))
+    tests = render_scenarios(tree, out / "src61k", ["cow_ksm", "cow_two_vcpus"])
+    frags = ["kvm-base", vendor_fragment(detect_accel()), "selftests", out / "src61k" / FRAGMENT]
+    seen = {}
+    for kernel, commit in (("base", applied.base_commit), ("patched", applied.patched_commit)):
+        results = boot_scenarios(tree, tests, frags, out / f"vm61k-{kernel}",
+                                 repo=Path(applied.repo), commit=commit)
+        for t in tests:
+            r = results[t.name]
+            assert r.result == "pass", f"{kernel} {t.name}: {r.result}\n{r.output}"
+            seen[f"{kernel}/{t.scenario}"] = r.faults_per_cow_write
+            bound = t.expectations["faults_per_cow_write"][kernel]
+            assert within(bound, r.faults_per_cow_write), (kernel, t.scenario, seen)
+    (out / "vm61k.json").write_text(json.dumps(seen, indent=1))
+    print(json.dumps(seen, indent=1))

@@ -424,7 +424,6 @@ static void run_test(void)
 	cow_metric_print(&stats, TEST_PAGES);
 	ksft_test_result(!host_mismatches(hva, GUEST_SEED, 1),
 			 "write: the host mapping sees every guest write\n");
-	ksft_print_msg("ksm: pages_sharing=%ld after the writes\n", ksm_get("pages_sharing"));
 	run_phase(&vcpu, 1, PHASE_VERIFY, "verify", &stats);
 	ksft_test_result_pass("verify: the guest reads back its writes\n");
 	ksft_test_result(!mmio_writes, "no write exited to userspace as MMIO\n");
