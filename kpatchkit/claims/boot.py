@@ -46,7 +46,7 @@ class BootConfig:
     diskless_repeats: int = 1
     l1_smp: int = 1
     l1_mem_mb: int | None = None  # default: L2 memory + the payload + margin
-    retries: int = 3
+    retries: int = 4  # test-VM failures (crash, stall) tolerated per kernel
     parallel: bool = True  # base and patched test VMs at the same time
     extra: dict = field(default_factory=dict)
 

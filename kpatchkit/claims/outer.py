@@ -111,63 +111,79 @@ def _run_once(kernel: Path, overlay: Path, plan: list[PlanItem], workdir: Path, 
 
 def launch(kernel: Path, overlay: Path, plan: list[PlanItem], workdir: Path, *, kernel_name: str,
            mem_mb: int, smp: int = 1, retries: int = 3, boot_overhead: int = 120,
-           max_item_crashes: int = 2) -> LaunchOutcome:
-    """Run ``plan`` in test VMs booted from ``kernel``, relaunching what a crash left undone."""
+           max_item_crashes: int = 2, per_launch: int = 1) -> LaunchOutcome:
+    """Run ``plan`` in test VMs booted from ``kernel``, ``per_launch`` L2 boots per test VM.
+
+    One L2 boot per test VM (the default) costs a few seconds of test-VM boot each, and buys a
+    host-side timeout per L2 boot: a test VM whose nested guest stalls it (seen on an idle
+    host: the test VM's own timers stopped firing, so the in-guest timeout never came) is
+    killed and its boot retried, like one that crashed. A boot that fails its test VM
+    ``max_item_crashes`` times is given up; ``retries`` bounds the extra launches overall.
+    """
     from kpatchkit.claims.stats import parse_output
 
     workdir.mkdir(parents=True, exist_ok=True)
     outcome = LaunchOutcome()
     todo = list(plan)
     crashes: dict[tuple, int] = {}
+    failures = 0
     t0 = time.monotonic()
-    for attempt in range(1, retries + 2):
-        if not todo:
-            break
-        outcome.attempts = attempt
-        budget = boot_overhead + sum(p.timeout + 20 for p in todo)
-        info(f"[boot] {kernel_name}: test VM attempt {attempt}, {len(todo)} L2 boot(s), "
-             f"timeout {budget}s")
-        rc, results, console, err = _run_once(kernel, overlay, todo, workdir, mem_mb=mem_mb,
+    while todo and failures <= retries:
+        outcome.attempts += 1
+        attempt = outcome.attempts
+        chunk = todo[:per_launch]
+        budget = boot_overhead + sum(p.timeout + 20 for p in chunk)
+        info(f"[boot] {kernel_name}: test VM {attempt}: {len(chunk)} L2 boot(s) "
+             f"({chunk[0].firmware}, THP {chunk[0].thp}, {chunk[0].guest}, rep {chunk[0].rep}"
+             f"{', ...' if len(chunk) > 1 else ''}), timeout {budget}s")
+        rc, results, console, err = _run_once(kernel, overlay, chunk, workdir, mem_mb=mem_mb,
                                               smp=smp, timeout=budget)
         outcome.results += results
         outcome.console_tail = console[-4000:]
         done = {(s.firmware, s.thp, s.vcpus, s.mem_mb, s.guest, s.rep)
                 for s in parse_output(results, kernel_name)}
         todo = [p for p in todo if p.key() not in done]
-        if "KPK-BOOT-END" in results and not todo:
-            break
+        left = [p for p in chunk if p.key() not in done]
+        if "KPK-BOOT-END" in results and not left:
+            continue
+        failures += 1
         if TCG_ASSERT in err:
             kind, detail = "tcg-assertion", err.strip().splitlines()[-1][:300]
         elif rc is None:
-            kind, detail = "outer-timeout", f"test VM still running after {budget}s"
+            kind, detail = "outer-timeout", f"test VM killed after {budget}s without finishing"
         elif "KPK-BOOT-INFRA" in results:
             kind, detail = "no-kvm", results.split("KPK-BOOT-INFRA", 1)[1].splitlines()[0]
         else:
             tail = (err.strip() or console.strip()[-300:]).splitlines()[-1:] or ["?"]
             kind, detail = "outer-exit", f"exit {rc}: {tail[0][:300]}"
-        in_flight = todo[0].line() if todo else "-"
-        if todo:
-            # The plan runs in order, so the first undone boot was in flight; one that keeps
-            # crashing the test VM is given up after two tries so the rest still runs, and
-            # when that crash is QEMU's TCG assertion, so are the other boots with the same
-            # firmware (measured: OVMF hit it in every launch, SeaBIOS never).
-            crashes[todo[0].key()] = crashes.get(todo[0].key(), 0) + 1
-            if crashes[todo[0].key()] >= max_item_crashes:
-                gone = todo.pop(0)
-                if kind == "tcg-assertion":
-                    same = [p for p in todo if p.firmware == gone.firmware]
-                    todo = [p for p in todo if p.firmware != gone.firmware]
-                    if same:
-                        outcome.infra.append(InfraEvent(
-                            kernel=kernel_name, kind="skipped",
-                            detail=f"{len(same)} more {gone.firmware} boot(s) not tried after "
-                                   f"{max_item_crashes} test-VM crashes ({TCG_ASSERT})",
-                            attempt=attempt))
-        outcome.infra.append(InfraEvent(kernel=kernel_name, kind=kind,
-                                        detail=f"{detail} (L2 boot in flight: {in_flight})",
-                                        attempt=attempt))
+        in_flight = left[0] if left else None
+        outcome.infra.append(InfraEvent(
+            kernel=kernel_name, kind=kind, attempt=attempt,
+            detail=f"{detail} (L2 boot in flight: {in_flight.line() if in_flight else '-'})"))
         info(f"[boot] {kernel_name}: infrastructure: {kind}: {detail}")
         if kind == "no-kvm":
             break
+        if in_flight is None:
+            continue
+        # Boots run in order, so the first undone one was in flight. One that keeps failing
+        # its test VM is given up so the rest still runs; when the failure is QEMU's TCG
+        # assertion, so are the other boots with the same firmware (measured: OVMF hit it in
+        # every launch, SeaBIOS never).
+        crashes[in_flight.key()] = crashes.get(in_flight.key(), 0) + 1
+        if crashes[in_flight.key()] >= max_item_crashes:
+            todo.remove(in_flight)
+            if kind == "tcg-assertion":
+                same = [p for p in todo if p.firmware == in_flight.firmware]
+                todo = [p for p in todo if p.firmware != in_flight.firmware]
+                if same:
+                    outcome.infra.append(InfraEvent(
+                        kernel=kernel_name, kind="skipped", attempt=attempt,
+                        detail=f"{len(same)} more {in_flight.firmware} boot(s) not tried "
+                               f"after {max_item_crashes} test-VM crashes ({TCG_ASSERT})"))
+    if todo:
+        outcome.infra.append(InfraEvent(
+            kernel=kernel_name, kind="skipped", attempt=outcome.attempts,
+            detail=f"{len(todo)} boot(s) not tried: {retries} test-VM retries used up "
+                   f"({', '.join(sorted({p.firmware for p in todo}))})"))
     outcome.seconds = round(time.monotonic() - t0, 1)
     return outcome
