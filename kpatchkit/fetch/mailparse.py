@@ -35,7 +35,8 @@ def _header(msg: EmailMessage, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - a malformed header must not become a traceback
-        value = msg.get_all(name, [""])[0] if hasattr(msg, "get_all") else ""
+        # The structured parse failed: fall back to the raw, unparsed header text.
+        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
     return " ".join(str(value or "").split())
 
 
@@ -231,5 +232,5 @@ def patch_from_message(msg: EmailMessage, *, source: str) -> Patch:
 
 def check_mail_like(msg: EmailMessage, label: str) -> None:
     """Refuse a 'mail' that has none of the headers a patch mail has."""
-    if not any(msg.get(h) for h in ("From", "Subject", "Message-ID", "Date")):
+    if not any(_header(msg, h) for h in ("From", "Subject", "Message-ID", "Date")):
         raise KpatchkitError(f"{label}: not a mail (no From/Subject/Date/Message-ID header)")

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kpatchkit.cli import main
@@ -147,6 +147,8 @@ def mangle(data: bytes, ops: list[tuple]) -> bytes:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(which=st.integers(0, len(_MAILS) - 1), ops=st.lists(_mangle, min_size=1, max_size=4))
+# Found by CI: a header cut inside an address made the stdlib's structured parser raise.
+@example(which=2, ops=[("truncate", 0.807027731617942), ("truncate", 0.6449155521512312)])
 def test_mangled_mails_never_crash(which: int, ops: list[tuple]) -> None:
     data = mangle(_MAILS[which], ops)
     fd, name = tempfile.mkstemp(suffix=".eml")
