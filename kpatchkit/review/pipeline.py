@@ -182,9 +182,9 @@ def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | 
     for t in tests:
         src = Path(str(t.get("c_path", "")))
         dest = out / src.name
-        if not src.exists() and not dest.exists():
-            return None
-        if src.exists() and src.resolve() != dest.resolve():
+        if not src.exists():
+            return None  # a same-named file here may be an older render: never trust it
+        if src.resolve() != dest.resolve():
             shutil.copy2(src, dest)
         local.append({**t, "c_path": str(dest)})
     return local
