@@ -18,7 +18,8 @@ from kpatchkit.errors import EXIT_INFRA, EXIT_USAGE, KpatchkitError
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "fetch": ("kpatchkit.fetch.command", "read a patch or series from mail, mbox, archive or server"),
+    "fetch": ("kpatchkit.fetch.command",
+              "read a patch or series from mail, mbox, archive or server"),
     "tree": ("kpatchkit.trees.command", "add or list kernel trees under kernel_src/"),
     "apply": ("kpatchkit.apply.command", "apply (and port) a series to a kernel tree"),
     "analyze": ("kpatchkit.analyze.command", "locking/RCU analysis of the MMU sources"),
@@ -90,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
         log = cache_dir("logs") / "last-internal-error.txt"
         log.write_text(traceback.format_exc())
-        return _fail(f"internal error: {type(exc).__name__}: {exc} (traceback in {log})", EXIT_INFRA)
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (traceback in {log})",
+                     EXIT_INFRA)
 
 
 if __name__ == "__main__":
