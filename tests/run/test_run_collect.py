@@ -119,3 +119,17 @@ def test_compare_preexisting_and_slow_timeouts():
     assert exit_code(rep) == 3
     rep.kernels[0].outcome, rep.kernels[1].outcome = "ok", "panic"
     assert exit_code(rep) == 1
+
+
+def test_init_clock_survives_uptimes_below_one_second(tmp_path):
+    """now() in the guest init: '0.98' once became octal '098' and killed init (real 6.1 boot)."""
+    init = render_init(["pf_taken"])
+    now_def = next(line for line in init.splitlines() if line.startswith("now()"))
+    uptime = tmp_path / "uptime"
+    script = now_def.replace("/proc/uptime", str(uptime)) + "\nnow\n"
+    busybox = find_busybox()
+    for text, hundredths in [("0.98 1.00", 98), ("0.09 0.10", 9), ("12.34 5", 1234),
+                             ("1.00 2", 100), ("0.00 0", 0)]:
+        uptime.write_text(text + "\n")
+        out = subprocess.run([str(busybox), "sh", "-c", script], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.strip() == str(hundredths), (text, out)

@@ -17,7 +17,9 @@ stty -F $R raw -echo 2>/dev/null
 exec 3>$R
 say() { echo "$*" >&3; }
 kmsg() { echo "kpatchkit: $*" > /dev/kmsg; }
-now() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}"; }  # hundredths of a second
+# Hundredths of a second since boot. "1${frac} - 100" keeps a fraction like 09 from being read as
+# octal (uptime below 1 s made "098" an arithmetic syntax error and killed init).
+now() { read up _ < /proc/uptime; echo $(( ${up%.*} * 100 + 1${up#*.} - 100 )); }
 STATS="@STATS@"
 D=/sys/kernel/debug/kvm
 say "KPATCHKIT-RESULTS-BEGIN"
