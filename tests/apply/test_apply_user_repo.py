@@ -206,6 +206,11 @@ def test_sigint_mid_apply_leaves_the_repo_and_a_usable_cache(user: Path, lore: P
             interrupted += 1
             assert "interrupted" in err
             assert not list((cache / "apply").glob("*/applied.json"))
+        elif proc.returncode == -signal.SIGINT:
+            # The signal landed outside kpatchkit's code (interpreter start-up or exit, seen in
+            # CI): only the repo check above applies. Stop once a run has completed.
+            if list((cache / "apply").glob("*/applied.json")):
+                break
         else:
             assert proc.returncode == 0, err
             break
