@@ -1,4 +1,4 @@
-"""``kpatchkit tree add NAME --from SOURCE`` and ``kpatchkit tree list``."""
+"""``kpatchkit tree add NAME --from SOURCE``, ``kpatchkit tree list`` and ``tree prune``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--from", dest="source", required=True, metavar="SOURCE")
     add.add_argument("--force", action="store_true", help="re-point an existing NAME")
     add.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    prune = sub.add_parser("prune", help="remove cached clones of repositories that are gone",
+                           description="Remove kpatchkit's cached trees, applies and build "
+                           "directories whose source git repository no longer exists (they can "
+                           "never be used again). Your repositories are never touched.")
+    prune.add_argument("--dry-run", action="store_true", help="only list what would go")
+    prune.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     lst = sub.add_parser("list", help="list the trees under kernel_src/")
     lst.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -27,7 +33,7 @@ def _row(tree) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Dispatch ``tree add`` / ``tree list``."""
+    """Dispatch ``tree add`` / ``tree list`` / ``tree prune``."""
     import time
 
     from kpatchkit.console import emit_json, info
@@ -44,6 +50,19 @@ def run(args: argparse.Namespace) -> int:
         info(f"kernel_src/{tree.name} -> {tree.path} ({tree.kind} {tree.version}, "
              f"head {tree.head[:12]}, {seconds} s)")
         return 0
+    if args.tree_command == "prune":
+        from kpatchkit.prune import prune_orphans
+
+        gone = prune_orphans(dry_run=args.dry_run)
+        if args.json:
+            emit_json({"removed": gone.paths, "bytes_freed": gone.bytes_freed,
+                       "dry_run": args.dry_run})
+        verb = "would remove" if args.dry_run else "removed"
+        for p in gone.paths:
+            info(f"{verb} {p}")
+        info(f"{verb} {len(gone.paths)} entr{'y' if len(gone.paths) == 1 else 'ies'}, "
+             f"{gone.bytes_freed / 1e9:.1f} GB")
+        return 0
     if args.tree_command == "list":
         trees = registry.list_trees()
         if args.json:
@@ -56,4 +75,5 @@ def run(args: argparse.Namespace) -> int:
                 info("no trees yet; add one with 'kpatchkit tree add deb61 --from "
                      "/usr/src/linux-source-6.1.tar.xz'")
         return 0
-    raise KpatchkitError("say 'kpatchkit tree add NAME --from SOURCE' or 'kpatchkit tree list'")
+    raise KpatchkitError("say 'kpatchkit tree add NAME --from SOURCE', 'kpatchkit tree list' "
+                         "or 'kpatchkit tree prune'")

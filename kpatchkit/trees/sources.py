@@ -150,6 +150,7 @@ def _write_entry(key: str, tree: TreeInfo) -> None:
 def materialise(source: str, name: str) -> TreeInfo:
     """Return the cached repository for SOURCE, building it once (under a lock)."""
     kind = classify(source)
+    _prune_once()
     if kind != "git-url":
         source = str(Path(source).expanduser().resolve())
     key = source_key(kind, source)
@@ -161,6 +162,22 @@ def materialise(source: str, name: str) -> TreeInfo:
         tree = builder(source, name, entry_dir(key), tree)
         _write_entry(key, tree)
         return tree
+
+
+_PRUNED = False
+
+
+def _prune_once() -> None:
+    """Drop cached clones of deleted repositories (once per process; see kpatchkit.prune)."""
+    global _PRUNED
+    if _PRUNED:
+        return
+    _PRUNED = True
+    from kpatchkit.prune import prune_orphans
+
+    gone = prune_orphans(measure=False)
+    if gone.paths:
+        info(f"cache: removed {len(gone.paths)} clone(s) of repositories that no longer exist")
 
 
 def _fresh_tmp(entry: Path) -> Path:

@@ -149,3 +149,38 @@ def test_git_url_and_names(user_repo: Path) -> None:
 def test_missing_debian_tarball_names_the_apt_package(capsys) -> None:
     assert main(["tree", "add", "x", "--from", "/usr/src/linux-source-4.19.tar.xz"]) == 2
     assert "apt-get install linux-source-4.19" in capsys.readouterr().err
+
+
+def test_prune_drops_clones_of_deleted_repositories_only(tmp_path: Path, user_repo: Path,
+                                                         capsys) -> None:
+    """A tree added from a repository that was deleted since (a test's, a scratch clone) is a
+    dead 'git clone --shared' in the cache; 'tree prune' removes it and keeps live entries."""
+    import shutil
+
+    from kpatchkit.cache import cache_dir
+
+    keep = tmp_path / "keep"
+    shutil.copytree(user_repo, keep)
+    live = registry.add_tree("live", str(keep))
+    dead = registry.add_tree("dead", str(user_repo))
+    dead_entry = dead.path.parent
+    # a build directory borrowing objects from the dead clone, and one from the live one
+    for name, src in (("aaaa-1", dead.path), ("bbbb-1", live.path)):
+        _git(cache_dir("builds"), "clone", "-q", "--shared", "--no-checkout", str(src),
+             f"{name}/src")
+    shutil.rmtree(user_repo)
+    before = _snapshot(keep)
+    assert main(["tree", "prune", "--dry-run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dry_run"] and dead_entry.exists()
+    assert sorted(out["removed"]) == sorted([str(dead_entry), str(cache_dir("builds") / "aaaa-1")])
+    # the build clone borrows from the dead clone, which is still there in a dry run; it is
+    # found because the clone's own origin is gone
+    assert main(["tree", "prune", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert str(dead_entry) in out["removed"] and out["bytes_freed"] > 0
+    assert not dead_entry.exists() and live.path.is_dir()
+    assert (cache_dir("builds") / "bbbb-1" / "src" / ".git").is_dir()
+    assert not (cache_dir("builds") / "aaaa-1").exists()
+    assert registry.resolve_tree("live").head == before["head"]
+    assert _snapshot(keep) == before

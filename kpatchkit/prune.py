@@ -1,0 +1,119 @@
+"""Drop cache entries whose source repository is gone.
+
+A tree added from a local git repository is a ``git clone --shared`` of it (about 1.5 GB of
+checkout for a kernel), and kernel build directories are shared clones of kpatchkit's repositories.
+Their objects live in the source's object store: once that repository is deleted (a temporary
+repository of a test, a scratch clone) the entry can never be used again but keeps its checkout.
+Nothing here touches an entry whose source still exists, nor one another process holds locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kpatchkit import cache
+
+
+@dataclass
+class Pruned:
+    """What ``prune_orphans`` removed."""
+
+    paths: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+
+
+@contextlib.contextmanager
+def _unless_busy(path: Path) -> Iterator[bool]:
+    """Take ``path``'s cache lock without waiting; yield False if someone else holds it."""
+    lock = path.with_name(path.name + ".lock")
+    if not lock.exists():
+        yield True
+        return
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for p in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+    return total
+
+
+def _alternates_gone(clone: Path, doomed: tuple[Path, ...] = ()) -> bool:
+    """True if ``clone`` borrows objects (``--shared``) from a store that no longer exists
+    (or lies under one of the ``doomed`` entries being pruned)."""
+    alt = clone / ".git" / "objects" / "info" / "alternates"
+    try:
+        lines = [ln.strip() for ln in alt.read_text().splitlines() if ln.strip()]
+    except OSError:
+        return False
+    return any(not Path(ln).is_dir() or any(Path(ln).is_relative_to(d) for d in doomed)
+               for ln in lines)
+
+
+def _orphan_trees(root: Path) -> list[Path]:
+    out = []
+    for meta in sorted((root / "trees").glob("git-*/tree.json")):
+        try:
+            origin = json.loads(meta.read_text()).get("origin", "")
+        except (OSError, ValueError):
+            continue
+        if origin and not Path(origin).exists() or _alternates_gone(meta.parent / "repo"):
+            out.append(meta.parent)
+    return out
+
+
+def _orphan_applies(root: Path) -> list[Path]:
+    out = []
+    for meta in sorted((root / "apply").glob("*/applied.json")):
+        try:
+            repo = json.loads(meta.read_text()).get("repo", "")
+        except (OSError, ValueError):
+            continue
+        if repo and not Path(repo).exists():
+            out.append(meta.parent)
+    return out
+
+
+def _orphan_builds(root: Path, doomed: list[Path]) -> list[Path]:
+    return [d for d in sorted((root / "builds").glob("*-*")) if d.is_dir()
+            and _alternates_gone(d / "src", tuple(doomed))]
+
+
+def prune_orphans(*, dry_run: bool = False, measure: bool = True) -> Pruned:
+    """Remove tree, apply and build entries whose source repository no longer exists.
+
+    ``measure`` sums the bytes freed (a stat per file: seconds for a kernel checkout).
+    """
+    root = cache.cache_root()
+    found = Pruned()
+    doomed = _orphan_trees(root) + _orphan_applies(root)
+    # Builds are shared clones of cached trees: those of a tree pruned now go with it.
+    for entry in doomed + _orphan_builds(root, doomed):
+        with _unless_busy(entry) as free:
+            if not free:
+                continue
+            if measure:
+                found.bytes_freed += _size(entry)
+            found.paths.append(str(entry))
+            if not dry_run:
+                shutil.rmtree(entry, ignore_errors=True)
+                entry.with_name(entry.name + ".lock").unlink(missing_ok=True)
+    return found
