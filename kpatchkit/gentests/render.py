@@ -21,6 +21,7 @@ _META = {"template", "title", "description", "phases", "metric_phase", "kconfig"
          "timeout", "args", "vcpus"}
 MANIFEST = "gentests.json"
 FRAGMENT = "gentests.config"
+HEADER = "cow_util.h"  # the helpers every test includes, rendered once per output directory
 
 
 def kselftests_dir() -> Path:
@@ -91,6 +92,14 @@ def render_one(lib: SelftestLib, scenario_id: str) -> str:
         raise KpatchkitError(f"scenario {scenario_id}: template {sc['template']}: {exc}") from exc
 
 
+def render_header(lib: SelftestLib) -> str:
+    """The shared helper header (``cow_util.h``) for the library ``lib`` describes."""
+    try:
+        return _env().get_template(f"{HEADER}.j2").render(lib=lib)
+    except jinja2.TemplateError as exc:
+        raise KpatchkitError(f"template {HEADER}.j2: {exc}") from exc
+
+
 def expectations(scenario_id: str) -> dict[str, Any]:
     """The judgement data of a scenario (see ``kpatchkit.records.gentests``)."""
     exp = dict(load_scenarios()[scenario_id].get("expect", {"kind": "correctness"}))
@@ -104,6 +113,8 @@ def render_root(root: Path, out_dir: Path, scenarios: list[str] | None = None,
     lib = lib or probe_tree(root)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    header = out_dir / HEADER
+    header.write_text(render_header(lib))
     tests = []
     for sid in select_scenarios(scenarios):
         sc = load_scenarios()[sid]
@@ -116,9 +127,10 @@ def render_root(root: Path, out_dir: Path, scenarios: list[str] | None = None,
             pages=int(sc["pages"]), vcpus=int(sc.get("vcpus", 1)),
             timeout=int(sc["timeout"]), kconfig=list(sc["kconfig"]),
             args=list(sc.get("args", [])), tree_version=lib.tree_version,
+            headers=[header],
         ))
     manifest = {"library": lib.to_json(), "tests": [t.to_json() for t in tests],
-                "kconfig_fragment": FRAGMENT}
+                "kconfig_fragment": FRAGMENT, "header": HEADER}
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     (out_dir / FRAGMENT).write_text(kconfig_fragment(tests))
     return tests
@@ -143,7 +155,8 @@ def render_scenarios(tree: TreeInfo, out_dir: Path,
                      scenarios: list[str] | None = None) -> list[GeneratedTest]:
     """Render the scenarios (all by default) as selftests for ``tree``'s selftest library.
 
-    Writes ``out_dir/<scenario>_test.c`` and ``out_dir/gentests.json`` (the library probe and
-    the tests); returns one ``GeneratedTest`` per scenario, in scenario-file order.
+    Writes ``out_dir/<scenario>_test.c``, the ``cow_util.h`` they include, and
+    ``out_dir/gentests.json`` (the library probe and the tests); returns one
+    ``GeneratedTest`` per scenario, in scenario-file order.
     """
     return render_root(Path(tree.path), out_dir, scenarios)

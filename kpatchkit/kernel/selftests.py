@@ -8,7 +8,8 @@
 * ``extra_sources``: ``{name: path/to/test.c}``: programs written against the same library
   (``kvm_util.h``, ``processor.h``, ``test_util.h``...). They are copied into kpatchkit's own
   copy of the selftests directory as ``x86_64/<name>.c`` and built by the tree's Makefile
-  exactly like an upstream test (same CFLAGS, linked with the same libkvm objects).
+  exactly like an upstream test (same CFLAGS, linked with the same libkvm objects). Headers a
+  source includes with quotes from its own directory (gen-tests' ``cow_util.h``) go beside it.
 
 How: ``git archive`` of the parts of ``commit`` needed (``tools``, ``scripts``, ``include``,
 ``arch/x86``, top ``Makefile``) into ``cache/selftests/src-<tree-key>/``, ``make
@@ -40,6 +41,7 @@ SELFTESTS = "tools/testing/selftests/kvm"
 _PATHS = ("Makefile", "scripts", "include", "arch/x86", "tools", "usr")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 _PROG_RE = re.compile(r"^TEST_GEN_PROGS_x86_64\s*\+?=\s*(\S+)", re.M)
+_LOCAL_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([A-Za-z0-9_.+-]+\.h)"', re.M)
 
 
 def _quirks(version: str) -> dict:
@@ -50,6 +52,32 @@ def _quirks(version: str) -> dict:
         if version.startswith(tuple(quirk["versions"])):
             flags.extend(quirk.get("extra_cflags", []))
     return {"extra_cflags": " ".join(flags)}
+
+
+def local_headers(source: Path) -> list[Path]:
+    """Headers ``source`` includes with quotes that sit beside it (gen-tests' ``cow_util.h``),
+    and theirs in turn; library headers (``kvm_util.h``...) are not beside it and not listed."""
+    seen: dict[str, Path] = {}
+    todo = [Path(source)]
+    while todo:
+        for name in _LOCAL_INCLUDE_RE.findall(todo.pop().read_text()):
+            path = Path(source).parent / name
+            if name not in seen and path.is_file():
+                seen[name] = path
+                todo.append(path)
+    return list(seen.values())
+
+
+def _headers_of(extras: dict[str, Path]) -> dict[str, Path]:
+    """{header name: path} over every extra source; one name must mean one content."""
+    out: dict[str, Path] = {}
+    for src in extras.values():
+        for h in local_headers(src):
+            if h.name in out and out[h.name].read_text() != h.read_text():
+                raise KpatchkitError(f"two different headers named {h.name} ({out[h.name]}, {h}); "
+                                     "tests built together must share one")
+            out.setdefault(h.name, h)
+    return out
 
 
 def _kernel_version(repo: Path, sha: str) -> str:
@@ -121,6 +149,17 @@ def _resolve_tests(tests: list[str] | None, known: list[str]) -> list[str]:
     return sorted(set(out))
 
 
+def _write_if_changed(target: Path, text: str) -> bool:
+    """Keep the mtime of an unchanged file, so make does not rebuild what it built.
+
+    Returns True if the file was (re)written.
+    """
+    if target.exists() and target.read_text() == text:
+        return False
+    target.write_text(text)
+    return True
+
+
 def build_selftests(repo: Path, commit: str, tests: list[str] | None = None,
                     extra_sources: dict[str, Path] | None = None) -> dict[str, Path]:
     """Build static selftest binaries; returns {test name (Makefile name or extra name): path}."""
@@ -132,11 +171,13 @@ def build_selftests(repo: Path, commit: str, tests: list[str] | None = None,
             raise KpatchkitError(f"bad extra test name {name!r}: use letters, digits, '_', '-'")
         if not path.is_file():
             raise KpatchkitError(f"extra test source {path} does not exist")
+    headers = _headers_of(extras)
     version = _kernel_version(repo, sha)
     quirks = _quirks(version)
     src_key = _tree_key(repo, sha)
     key = content_hash(src_key, json.dumps(sorted(tests)) if tests is not None else "*",
                        *[f"{n}\0{p.read_text()}" for n, p in sorted(extras.items())],
+                       *[f"{n}\0{p.read_text()}" for n, p in sorted(headers.items())],
                        quirks["extra_cflags"], "static")
     bin_dir = cache_dir("selftests") / f"bin-{key}"
     manifest = bin_dir / "manifest.json"
@@ -153,15 +194,24 @@ def build_selftests(repo: Path, commit: str, tests: list[str] | None = None,
         kvm = src / SELFTESTS
         known = upstream_programs(kvm)
         progs = _resolve_tests(tests, known)
+        out = src / "out"
+        for name, path in headers.items():
+            if any((kvm / d / name).exists() for d in ("include", "include/x86_64", "include/x86")):
+                raise KpatchkitError(f"{path} has the name of a selftest library header; "
+                                     "rename it")
+            _write_if_changed(kvm / "x86_64" / name, path.read_text())
+        # Not every tree's Makefile tracks header dependencies (6.1's has no -MD): an extra
+        # program built before its header last changed is compiled again.
+        newest = max(((kvm / "x86_64" / n).stat().st_mtime for n in headers), default=0.0)
+        for prog in extras:
+            for built in (out / "x86_64").glob(f"{prog}*"):
+                if built.stat().st_mtime <= newest:
+                    built.unlink()
         for name, path in extras.items():
             if f"x86_64/{name}" in known:
                 raise KpatchkitError(f"extra test name '{name}' clashes with an upstream test")
-            target = kvm / "x86_64" / f"{name}.c"
-            text = path.read_text()
-            if not target.exists() or target.read_text() != text:  # keep mtimes: no rebuilds
-                target.write_text(text)
+            _write_if_changed(kvm / "x86_64" / f"{name}.c", path.read_text())
             progs.append(f"x86_64/{name}")
-        out = src / "out"
         cmd = ["make", "-C", str(kvm), f"-j{jobs_default()}", f"OUTPUT={out}",
                "USERLDFLAGS=-static", f"EXTRA_CFLAGS={quirks['extra_cflags']}",
                f"TEST_GEN_PROGS_x86_64={' '.join(progs)}",

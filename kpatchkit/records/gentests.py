@@ -57,6 +57,7 @@ class GeneratedTest(Record):
     kconfig: list[str] = field(default_factory=list)  # guest kernel options the test wants
     args: list[str] = field(default_factory=list)  # command-line arguments to run it with
     tree_version: str = ""
+    headers: list[Path] = field(default_factory=list)  # local headers it includes (cow_util.h)
 
 
 def parse_tap_stats(text: str) -> dict[str, dict[str, int]]:

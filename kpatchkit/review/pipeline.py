@@ -177,16 +177,20 @@ def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | 
     """
     import shutil
 
+    from kpatchkit.kernel.selftests import local_headers
+
     out.mkdir(parents=True, exist_ok=True)
     local = []
     for t in tests:
         src = Path(str(t.get("c_path", "")))
         dest = out / src.name
-        if not src.exists():
+        if not src.exists() or not all(Path(h).exists() for h in t.get("headers") or []):
             return None  # a same-named file here may be an older render: never trust it
-        if src.resolve() != dest.resolve():
-            shutil.copy2(src, dest)
-        local.append({**t, "c_path": str(dest)})
+        headers = local_headers(src)
+        for path in [src, *headers]:
+            if path.resolve() != (out / path.name).resolve():
+                shutil.copy2(path, out / path.name)
+        local.append({**t, "c_path": str(dest), "headers": [str(out / h.name) for h in headers]})
     return local
 
 
@@ -313,7 +317,8 @@ class Review:
         o, a = self.opts, self.result.applied
         # The tests' sources by content, not path: another run directory holds the same files.
         tests_key = content_hash(*(f"{t.get('name')}:{_file_digest(str(t.get('c_path')))}:"
-                                   f"{t.get('args')}:{t.get('timeout')}"
+                                   f"{[_file_digest(str(h)) for h in t.get('headers') or []]}:"
+                                   f"{t.get('args')}:{t.get('timeout')}:{t.get('kconfig')}"
                                    for t in self.result.tests))
         import kpatchkit.run as pkg
 

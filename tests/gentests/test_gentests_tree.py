@@ -36,12 +36,14 @@ def test_probe_of_the_real_tree_is_the_golden_one(tree) -> None:
 def test_rendered_tests_pass_the_trees_checkpatch(tree, tmp_path: Path) -> None:
     tests = render_scenarios(tree, tmp_path)
     checkpatch = Path(tree.path) / "scripts" / "checkpatch.pl"
-    for t in tests:
-        proc = subprocess.run(["perl", str(checkpatch), "--no-tree", "-f", str(t.c_path)],
+    files = sorted({*(Path(h) for t in tests for h in t.headers), *(t.c_path for t in tests)})
+    assert tmp_path / "cow_util.h" in files
+    for path in files:
+        proc = subprocess.run(["perl", str(checkpatch), "--no-tree", "-f", str(path)],
                               capture_output=True, text=True)
         totals = [ln for ln in proc.stdout.splitlines() if ln.startswith("total:")]
         assert totals, proc.stdout + proc.stderr
-        assert totals[0].startswith("total: 0 errors, 0 warnings"), (t.name, proc.stdout)
+        assert totals[0].startswith("total: 0 errors, 0 warnings"), (path.name, proc.stdout)
 
 
 @pytest.mark.build
@@ -94,3 +96,31 @@ def test_cli_errors_are_one_line_exit_2(tree, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("kpatchkit: error: unknown scenario bogus")
     assert main(["gen-tests", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.build
+def test_a_changed_header_rebuilds_the_tests_that_include_it(tmp_path: Path) -> None:
+    """6.1's selftests Makefile does not track header dependencies: the glue must, or a test
+    whose .c is unchanged keeps the old helper code."""
+    from kpatchkit.kernel.selftests import build_selftests, local_headers
+
+    tree = real_tree("deb61")
+    src = tmp_path / "kpatchkit_hdr_probe.c"
+    src.write_text('#include "test_util.h"\n#include "probe_msg.h"\n\n'
+                   'int main(void)\n{\n\tputs(PROBE_MSG);\n\treturn 0;\n}\n')
+    assert local_headers(src) == []
+    import uuid
+
+    seen = []
+    run = uuid.uuid4().hex  # new contents each run: the binaries cache cannot answer
+    for word in (f"first-{run}", f"second-{run}"):
+        (tmp_path / "probe_msg.h").write_text(f'#define PROBE_MSG "{word}"\n')
+        assert local_headers(src) == [tmp_path / "probe_msg.h"]
+        binary = build_selftests(Path(tree.path), tree.head, [], {src.stem: src})[src.stem]
+        seen.append(word in subprocess.run(["strings", str(binary)], capture_output=True,
+                                           text=True).stdout)
+    assert seen == [True, True]
+    (tmp_path / "probe_msg.h").rename(tmp_path / "kvm_util.h")
+    src.write_text(src.read_text().replace("probe_msg.h", "kvm_util.h"))
+    with pytest.raises(KpatchkitError, match="name of a selftest library header"):
+        build_selftests(Path(tree.path), tree.head, [], {src.stem: src})

@@ -44,7 +44,8 @@ def run_report(tmp_path_factory):
     guest = [GuestTest(name=t.name, program=t.name, args=t.args, timeout=t.timeout)
              for t in tests]
     report = run_suite(tree.name, kernels, guest, extra_sources={t.name: t.c_path for t in tests},
-                       debug=True, parallel=False)
+                       debug=True, parallel=False,
+                       guest_options=sorted({o for t in tests for o in t.kconfig}))
     (out / "run.json").write_text(json.dumps(report.to_json(), indent=1))
     results = {(r.kernel, r.test): r for r in report.results}
     return tests, report, results
@@ -60,9 +61,9 @@ def test_every_correctness_check_passes(run_report, kernel: str) -> None:
     tests, _, results = run_report
     for t in tests:
         r = results[(kernel, t.name)]
-        allowed = ("pass", "skip") if t.scenario == "cow_ksm" else ("pass",)
-        assert r.result in allowed, f"{kernel} {t.name}: {r.result}\n{r.output}"
-        assert set(t.phases) <= set(r.phases) or r.result == "skip", (t.name, r.phases)
+        # the run stage's kernels carry every option the scenarios ask for: KSM does not skip
+        assert r.result == "pass", f"{kernel} {t.name}: {r.result}\n{r.output}"
+        assert set(t.phases) <= set(r.phases), (t.name, r.phases)
 
 
 def test_fault_expectations_hold(run_report) -> None:
@@ -72,8 +73,6 @@ def test_fault_expectations_hold(run_report) -> None:
     for t in tests:
         for kernel in ("base", "patched"):
             r = results[(kernel, t.name)]
-            if r.result == "skip":
-                continue
             value = r.faults_per_cow_write
             seen[(kernel, t.scenario)] = value
             bound = t.expectations["faults_per_cow_write"][kernel]
@@ -91,18 +90,19 @@ def test_broken_port_is_caught(run_report, variant: dict) -> None:
 
 def test_612_library_tests_run_and_ksm_is_exercised(tmp_path_factory) -> None:
     """The 6.12-rendered tests (printf asserts, automatic ucall, VM shapes) run on 6.12's own
-    kernel, built with the scenarios' fragment so that KSM is there: every scenario passes,
-    the COW scenarios cost about two faults per write (DESIGN.md: 6.12 as 6.1)."""
+    kernel, built as the run stage builds a non-debug kernel for them (KSM included): every
+    scenario passes, the COW scenarios cost about two faults per write (DESIGN.md: 6.12 as 6.1)."""
     from gentests_helpers import boot_scenarios
 
     from kpatchkit.gentests import render_scenarios
-    from kpatchkit.gentests.render import FRAGMENT
-    from kpatchkit.run.qemu import detect_accel, vendor_fragment
+    from kpatchkit.run.qemu import detect_accel
+    from kpatchkit.run.suite import kernel_fragments
 
     tree = real_tree("deb612")
     out = Path(os.environ.get("KPATCHKIT_GENTESTS_VM_OUT") or tmp_path_factory.mktemp("vm"))
     tests = render_scenarios(tree, out / "src612")
-    frags = ["kvm-base", vendor_fragment(detect_accel()), "selftests", out / "src612" / FRAGMENT]
+    frags = kernel_fragments(detect_accel(), debug=False,
+                             guest_options=[o for t in tests for o in t.kconfig])
     results = boot_scenarios(tree, tests, frags, out / "vm612")
     seen = {}
     for t in tests:
@@ -115,27 +115,33 @@ def test_612_library_tests_run_and_ksm_is_exercised(tmp_path_factory) -> None:
 
 
 def test_61_ksm_and_two_guest_cpus_with_the_series(tmp_path_factory) -> None:
-    """KSM (needs the scenarios' fragment) and two vCPUs on two guest CPUs, base vs patched."""
-    from gentests_helpers import boot_scenarios
-
+    """KSM and two vCPUs on two guest CPUs, base vs patched, on the run stage's kernels."""
     from kpatchkit.apply import apply_series
     from kpatchkit.fetch import load_series
     from kpatchkit.gentests import render_scenarios
-    from kpatchkit.gentests.render import FRAGMENT
-    from kpatchkit.run.qemu import detect_accel, vendor_fragment
+    from kpatchkit.run.initramfs import GuestTest
+    from kpatchkit.run.suite import KernelSpec, run_suite
 
     tree = real_tree("deb61")
     series = load_series(str(LORE / "series.mbox"), tree_path=Path(tree.path))
     applied = apply_series(series, tree, compile=False)
     out = Path(os.environ.get("KPATCHKIT_GENTESTS_VM_OUT") or tmp_path_factory.mktemp("vm"))
     tests = render_scenarios(tree, out / "src61k", ["cow_ksm", "cow_two_vcpus"])
-    frags = ["kvm-base", vendor_fragment(detect_accel()), "selftests", out / "src61k" / FRAGMENT]
+    repo = Path(applied.repo)
+    report = run_suite(tree.name, [KernelSpec("base", repo, applied.base_commit),
+                                   KernelSpec("patched", repo, applied.patched_commit)],
+                       [GuestTest(name=t.name, program=t.name, args=t.args, timeout=t.timeout)
+                        for t in tests],
+                       extra_sources={t.name: t.c_path for t in tests}, debug=True,
+                       parallel=False, smp=2, work_dir=out / "vm61k",
+                       guest_options=[o for t in tests for o in t.kconfig])
+    assert {k.name: k.outcome for k in report.kernels} == {"base": "ok", "patched": "ok"}
+    assert not [s for k in report.kernels for s in k.splats]
+    results = {(r.kernel, r.test): r for r in report.results}
     seen = {}
-    for kernel, commit in (("base", applied.base_commit), ("patched", applied.patched_commit)):
-        results = boot_scenarios(tree, tests, frags, out / f"vm61k-{kernel}",
-                                 repo=Path(applied.repo), commit=commit)
+    for kernel in ("base", "patched"):
         for t in tests:
-            r = results[t.name]
+            r = results[(kernel, t.name)]
             assert r.result == "pass", f"{kernel} {t.name}: {r.result}\n{r.output}"
             seen[f"{kernel}/{t.scenario}"] = r.faults_per_cow_write
             bound = t.expectations["faults_per_cow_write"][kernel]

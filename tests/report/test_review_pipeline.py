@@ -51,11 +51,19 @@ def test_reused_generated_tests_are_copied_into_the_run_dir(tmp_path) -> None:
 
     first = tmp_path / "run-a" / "selftests"
     first.mkdir(parents=True)
-    (first / "cow_test.c").write_text("int main(void) { return 0; }\n")
-    tests = [{"name": "cow_test", "c_path": str(first / "cow_test.c"), "expectations": {}}]
-    local = _localise(tests, tmp_path / "run-b" / "selftests")
-    assert local[0]["c_path"] == str(tmp_path / "run-b" / "selftests" / "cow_test.c")
-    assert (tmp_path / "run-b" / "selftests" / "cow_test.c").read_text().startswith("int main")
+    (first / "cow_test.c").write_text('#include "cow_util.h"\nint main(void) { return 0; }\n')
+    (first / "cow_util.h").write_text("/* helpers */\n")
+    tests = [{"name": "cow_test", "c_path": str(first / "cow_test.c"), "expectations": {},
+              "headers": [str(first / "cow_util.h")]}]
+    second = tmp_path / "run-b" / "selftests"
+    local = _localise(tests, second)
+    assert local[0]["c_path"] == str(second / "cow_test.c")
+    assert local[0]["headers"] == [str(second / "cow_util.h")]
+    assert "int main" in (second / "cow_test.c").read_text()
+    assert (second / "cow_util.h").read_text() == "/* helpers */\n"
+    (first / "cow_util.h").unlink()
+    assert _localise(tests, second) is None  # a test without its header is rendered again
+    (first / "cow_util.h").write_text("/* helpers */\n")
     (first / "cow_test.c").unlink()
     # The stored sources are gone: an older file of the same name in run-b is not trusted.
     assert _localise(tests, tmp_path / "run-b" / "selftests") is None
