@@ -10,12 +10,13 @@ every requested value and the caller turns a mismatch into an error naming the o
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kpatchkit.cache import content_hash
+from kpatchkit.cache import cache_dir, content_hash
 from kpatchkit.errors import KpatchkitError
 
 DATA = Path(__file__).with_name("data") / "config"
@@ -80,6 +81,29 @@ def fragments_hash(fragments: Sequence[Fragment], arch: str = "x86_64") -> str:
     ``.config``, but that is keyed by the commit beside this hash.)
     """
     return content_hash("tinyconfig", arch, *[f.text for f in fragments])
+
+
+def fragment_for_options(options: Iterable[str], base: Sequence[str | Path]) -> Path | None:
+    """A fragment file asking for the ``options`` (``KSM`` or ``CONFIG_KSM``, each ``=y``) that
+    the ``base`` fragments do not already request; None when they all do.
+
+    Tests name the guest options they need (gen-tests' ``kconfig``); returning None for options
+    the base already has keeps the config hash, so no kernel is rebuilt for them. The file is
+    content-addressed under the cache, so the same options give the same hash.
+    """
+    have = requested_options(load_fragments(base))
+    want = sorted({o if o.startswith("CONFIG_") else f"CONFIG_{o}" for o in options})
+    missing = [o for o in want if have.get(o) != "y"]
+    if not missing:
+        return None
+    text = "# Guest options the tests ask for that kpatchkit's fragments lack\n" + \
+        "".join(f"{o}=y\n" for o in missing)
+    path = cache_dir("kconfig") / f"tests-{content_hash(text)}.config"
+    if not path.exists():
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return path
 
 
 def requested_options(fragments: Sequence[Fragment]) -> dict[str, str]:

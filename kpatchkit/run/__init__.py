@@ -7,7 +7,8 @@ Library API (``review`` and ``kpatchkit run`` use it; it imports no other stage)
                 debug: bool = True, jobs: int | None = None, work_dir: Path | None = None,
                 accel: str | None = None) -> RunReport
 
-``tests`` are gen-tests' generated tests (records or their JSON: name, c_path, args, timeout);
+``tests`` are gen-tests' generated tests (records or their JSON: name, c_path, args, timeout,
+kconfig: the guest options they need, built into both kernels);
 ``upstream`` True runs the tree's upstream regression list (data/upstream-<ver>.toml), a list
 runs those names only, False none. See ``kpatchkit.records.results`` for the JSON contract.
 """
@@ -45,9 +46,11 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
     else:
         guest_tests = []
     extras: dict[str, Path] = {}
+    options: set[str] = set()
     for t in tests or []:
         name = _get(t, "name")
         extras[name] = Path(_get(t, "c_path"))
+        options.update(_get(t, "kconfig", []) or [])
         guest_tests.append(GuestTest(name=name, program=name,
                                      args=[str(a) for a in _get(t, "args", []) or []],
                                      timeout=int(_get(t, "timeout", 180) or 180)))
@@ -56,4 +59,4 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
         kernels.append(KernelSpec("patched", repo, patched))
     return run_suite(_get(tree, "name", str(repo)), kernels, guest_tests, extra_sources=extras,
                      known=known, debug=debug, jobs=jobs, work_dir=work_dir, accel=accel,
-                     **kwargs)
+                     guest_options=sorted(options), **kwargs)

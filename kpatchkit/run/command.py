@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
         kernels.append(KernelSpec("patched", repo, patched))
     report = run_suite(tree.name, kernels, tests, extra_sources=extras,
                        accel=None if args.accel == "auto" else args.accel, debug=args.debug,
-                       kasan=args.kasan, parallel=not args.serial, known=known)
+                       kasan=args.kasan, parallel=not args.serial, known=known,
+                       guest_options=sorted({o for g in generated for o in g.kconfig}))
     if boot_family:
         from kpatchkit.claims.family import attach_to_run
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from kpatchkit.cache import cache_dir
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
-from kpatchkit.kernel import kbuild, selftests
+from kpatchkit.kernel import kbuild, kconfig, selftests
 from kpatchkit.records.results import KernelRun, RunReport, TestResult
 from kpatchkit.run import collect, qemu
 from kpatchkit.run.initramfs import GuestTest, build_initramfs, guest_config
@@ -84,12 +84,17 @@ def timeout_scale() -> float:
         return 1.0
 
 
-def _fragments(accel: str, debug: bool, kasan: bool) -> list[str]:
-    frags = ["kvm-base", qemu.vendor_fragment(accel), "selftests"]
+def kernel_fragments(accel: str, debug: bool, kasan: bool = False,
+                     guest_options: Sequence[str] = ()) -> list[str | Path]:
+    """The fragments of the run stage's kernels, plus one for ``guest_options`` (kconfig names
+    the tests need, e.g. gen-tests' ``kconfig``) only where the shipped ones lack them."""
+    frags: list[str | Path] = ["kvm-base", qemu.vendor_fragment(accel), "selftests"]
     if debug:
         frags.append("debug")
     if kasan:
         frags.append("kasan")
+    if extra := kconfig.fragment_for_options(guest_options, frags):
+        frags.append(extra)
     return frags
 
 
@@ -99,21 +104,26 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
                 smp: int | None = None, known: dict[tuple[str, str], str] | None = None,
                 append_extra: str = "", vm_timeout: float | None = None,
                 work_dir: Path | None = None, jobs: int | None = None,
+                guest_options: Sequence[str] = (),
                 progress: Callable[[str], None] = info) -> RunReport:
-    """Build every kernel, boot each with ``tests``, and return the compared results."""
+    """Build every kernel, boot each with ``tests``, and return the compared results.
+
+    ``guest_options`` are kconfig options the tests need in the guest kernel (gen-tests'
+    ``kconfig``); the kernels get them on top of the shipped fragments.
+    """
     if not kernels:
         raise KpatchkitError("nothing to run: no kernel given")
     names = [t.name for t in tests]
     if len(set(names)) != len(names):
         raise KpatchkitError("test names must be unique within a run")
     accel = accel or qemu.detect_accel()
-    frags = _fragments(accel, debug, kasan)
+    frags = kernel_fragments(accel, debug, kasan, guest_options)
     report = RunReport(tree=tree, accel=accel)
 
     images = []
     for spec in kernels:
         progress(f"[run] building the {spec.name} kernel ({spec.commit[:12]}, "
-                 f"{' '.join(frags)})")
+                 f"{' '.join(Path(f).stem for f in frags)})")
         img = kbuild.build_image(spec.repo, spec.commit, frags, jobs=jobs)
         progress(f"[run] {spec.name} kernel {'cached' if img.cached else 'built'} "
                  f"({img.build_seconds:.0f}s to build)")

@@ -32,6 +32,28 @@ def test_hash_depends_on_content_and_order():
         ["kvm-base", "debug"]))
 
 
+def test_scenario_options_already_shipped_keep_the_run_kernels_config(tmp_path, monkeypatch):
+    """gen-tests' scenarios ask for KSM and THP; the run stage's fragments carry both, so the
+    kernels of a run with the scenarios are the kernels of a run without (one build, not two),
+    and an option nobody ships gets a fragment of its own, stable across calls."""
+    from kpatchkit.gentests.render import load_scenarios
+    from kpatchkit.run.suite import kernel_fragments
+
+    monkeypatch.setenv("KPATCHKIT_CACHE", str(tmp_path))
+    wanted = sorted({o for sc in load_scenarios().values() for o in sc["kconfig"]})
+    assert "KSM" in wanted
+    for debug in (True, False):
+        plain = kernel_fragments("tcg", debug)
+        assert kernel_fragments("tcg", debug, guest_options=wanted) == plain
+    extra = kernel_fragments("tcg", True, guest_options=["KSM", "CONFIG_NUMA"])
+    assert extra[:-1] == kernel_fragments("tcg", True)
+    assert kconfig.load_fragment(extra[-1]).options == {"CONFIG_NUMA": "y"}
+    assert kernel_fragments("tcg", True, guest_options=["NUMA"]) == extra
+    hashes = {kconfig.fragments_hash(kconfig.load_fragments(f))
+              for f in (extra, kernel_fragments("tcg", True))}
+    assert len(hashes) == 2
+
+
 def test_unmet_options_reports_value_and_unset():
     final = "CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=m\n"
     bad = kconfig.unmet_options({"CONFIG_A": "y", "CONFIG_B": "y", "CONFIG_C": "y",
