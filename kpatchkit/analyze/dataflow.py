@@ -731,6 +731,7 @@ class FunctionAnalysis:
             self.check_exits_concrete()
         else:
             self.check_exits_consistent()
+        self.summary.reqs = _merge_modes(self.summary.reqs, self.cfg.name)
         # A return reported as leaking is left out of the summary (when other returns remain)
         # so the bug is reported once, where it is, not again in every caller.
         leaking = {ln for (check, ln, _m) in self.findings
@@ -780,6 +781,34 @@ class FunctionAnalysis:
 
 # A variable read in a predicate text: not a field (after . or ->), not a called name.
 _ROOT = re.compile(r"(?<![.>\w])([A-Za-z_]\w*)\b(?!\s*\()")
+
+
+def _merge_modes(reqs: list[Req], function: str) -> list[Req]:
+    """Read on some paths and write on others, under one condition, means "held".
+
+    An assertion refines its path, so one path never lifts both modes; both under the same
+    condition come from paths told apart by something callers cannot see (6.12's
+    mmu_free_root_page() asserts read for a TDP MMU root, write for a shadow one). Demanding
+    either mode of every caller would be wrong, demanding the lock is not.
+    """
+    modes: dict[tuple, set] = {}
+    for r in reqs:
+        if r.kind == "mmu" and r.need in ("read", "write"):
+            modes.setdefault((r.cond, r.check), set()).add(r.need)
+    both = {key for key, needs in modes.items() if needs == {"read", "write"}}
+    if not both:
+        return reqs
+    out, done = [], set()
+    for r in reqs:
+        key = (r.cond, r.check)
+        if r.kind != "mmu" or r.need not in ("read", "write") or key not in both:
+            out.append(r)
+        elif key not in done:
+            done.add(key)
+            out.append(Req("mmu", "held", r.cond, r.check,
+                           f"{function}() requires mmu_lock held (for read on some of its "
+                           "paths, for write on others)", r.chain[:1]))
+    return out
 
 
 def _roots(text: str) -> set[str]:

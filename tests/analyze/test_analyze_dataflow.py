@@ -135,3 +135,48 @@ void teardown(struct kvm *kvm)
 ])
 def test_each_primitive_check(tmp_path: Path, body: str, check: str) -> None:
     assert [f.check for f in _run(tmp_path, body).findings] == [check]
+
+
+FREE_ROOTS = """
+struct page { bool tdp; };
+static struct page *to_page(long hpa);
+static void put_root(struct kvm *kvm, struct page *sp);
+static void free_root_page(struct kvm *kvm, long hpa)
+{
+	struct page *sp = to_page(hpa);
+
+	if (sp->tdp) {
+		lockdep_assert_held_read(&kvm->mmu_lock);
+		put_root(kvm, sp);
+	} else {
+		lockdep_assert_held_write(&kvm->mmu_lock);
+	}
+}
+void free_roots(struct kvm *kvm, long hpa, bool is_tdp)
+{
+	if (is_tdp)
+		read_lock(&kvm->mmu_lock);
+	else
+		write_lock(&kvm->mmu_lock);
+	free_root_page(kvm, hpa);
+	if (is_tdp)
+		read_unlock(&kvm->mmu_lock);
+	else
+		write_unlock(&kvm->mmu_lock);
+}
+"""
+
+
+def test_mode_chosen_by_a_local_the_caller_cannot_see_needs_the_lock_held(tmp_path) -> None:
+    """6.12's kvm_mmu_free_roots(): the callee asserts read or write depending on the root
+    (a local), the caller takes read or write on a flag of its own. Which mode goes with which
+    is invisible here: the callee needs mmu_lock held, not both modes on every path."""
+    assert _run(tmp_path, FREE_ROOTS).findings == []
+    res = _run(tmp_path, FREE_ROOTS.replace(
+        "\tfree_root_page(kvm, hpa);\n\tif (is_tdp)\n\t\tread_unlock",
+        "\tif (is_tdp)\n\t\tread_unlock").replace(
+        "\t\twrite_unlock(&kvm->mmu_lock);\n}\n",
+        "\t\twrite_unlock(&kvm->mmu_lock);\n\tfree_root_page(kvm, hpa);\n}\n"), "u.c")
+    assert [(f.check, f.function) for f in res.findings] == [("lock-requirement",
+                                                               "free_roots")]
+    assert "requires mmu_lock held" in res.findings[0].message
