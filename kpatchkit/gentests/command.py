@@ -15,6 +15,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="render only this scenario (repeatable; default: all)")
     parser.add_argument("--build", action="store_true",
                         help="also compile them as static binaries in the tree's selftest build")
+    parser.add_argument("--patch", metavar="FILE",
+                        help="also write the tests as a patch to the tree's selftests (new "
+                             "files + Makefile lines), ready for git am")
     parser.add_argument("--list", action="store_true",
                         help="list the scenarios and their expectations, render nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -58,6 +61,15 @@ def run(args: argparse.Namespace) -> int:
     tests = render_root(Path(tree.path), Path(args.out), args.scenario, lib=lib)
     for t in tests:
         info(f"[gen-tests] {t.c_path}")
+    patch = None
+    if args.patch:
+        from kpatchkit.gentests.render import HEADER
+        from kpatchkit.gentests.upstream import upstream_patch
+
+        patch = Path(args.patch)
+        patch.write_text(upstream_patch(Path(tree.path), lib, tests, Path(args.out) / HEADER))
+        info(f"[gen-tests] {patch}: the tests as a patch to {tree.name}'s selftests "
+             "(git am; add your Signed-off-by before sending)")
     binaries: dict[str, Path] = {}
     if args.build:
         from kpatchkit.gentests.build import build_tests
@@ -68,5 +80,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json({"tree": tree.name, "version": lib.tree_version, "library": lib,
                    "out": str(Path(args.out)), "tests": tests,
+                   "patch": str(patch) if patch else None,
                    "binaries": {k: str(v) for k, v in binaries.items()}})
     return 0

@@ -124,3 +124,40 @@ def test_a_changed_header_rebuilds_the_tests_that_include_it(tmp_path: Path) -> 
     src.write_text(src.read_text().replace("probe_msg.h", "kvm_util.h"))
     with pytest.raises(KpatchkitError, match="name of a selftest library header"):
         build_selftests(Path(tree.path), tree.head, [], {src.stem: src})
+
+
+@pytest.mark.build
+def test_upstream_patch_applies_and_the_trees_own_make_builds_it(tree, tmp_path: Path) -> None:
+    """--patch: git apply --check on the real tree (read only), checkpatch finds only what a
+    patch generator must leave to its sender, and in an export of the tree with the patch
+    applied the selftests Makefile lists every test and builds one with no override."""
+    from kpatchkit.kernel.selftests import _export
+
+    patch = tmp_path / "cow.patch"
+    code = main(["gen-tests", "--tree", tree.name, "--out", str(tmp_path / "out"),
+                 "--patch", str(patch)])
+    assert code == 0
+    text = patch.read_text()
+    assert "Signed-off-by" not in text and text.count("new file mode") == 10
+    subprocess.run(["git", "apply", "--check", str(patch)], cwd=tree.path, check=True)
+    proc = subprocess.run(["perl", "scripts/checkpatch.pl", "--no-tree", str(patch)],
+                          cwd=tree.path, capture_output=True, text=True)
+    problems = [ln for ln in proc.stdout.splitlines() if ln.startswith(("ERROR", "WARNING"))]
+    assert problems == ["WARNING: added, moved or deleted file(s), does MAINTAINERS need "
+                        "updating?", "ERROR: Missing Signed-off-by: line(s)"], proc.stdout
+
+    export = tmp_path / "export"
+    _export(Path(tree.path), tree.head, export)
+    subprocess.run(["git", "apply", str(patch)], cwd=export, check=True)
+    kvm = export / "tools/testing/selftests/kvm"
+    listed = subprocess.run(["make", "-s", "--no-print-directory", "-f", "Makefile", "-f", "-",
+                             "kpk-print"], cwd=kvm, input="kpk-print:\n\t@echo $(TEST_GEN_PROGS)\n",
+                            capture_output=True, text=True)
+    progs = {Path(p).name for p in listed.stdout.split()}
+    assert {"cow_fork_test", "cow_ksm_test", "write_only_control_test"} <= progs, listed
+    out = tmp_path / "build"
+    built = subprocess.run(["make", "-C", str(kvm), f"OUTPUT={out}", "USERLDFLAGS=-static",
+                            f"{out}/x86_64/cow_fork_test"],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert (out / "x86_64" / "cow_fork_test").is_file()

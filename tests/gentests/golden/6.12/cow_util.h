@@ -155,8 +155,9 @@ static inline void cow_stats_add(struct cow_stats *sum, const struct cow_stats *
 /* The machine-readable line the run stage parses: keep its format exact. */
 static inline void cow_stats_print(const char *phase, const struct cow_stats *s)
 {
-	ksft_print_msg("kpatchkit-stat phase=%s pf_taken=%lu pf_fixed=%lu pf_spurious=%lu exits=%lu\n",
-		       phase, s->pf_taken, s->pf_fixed, s->pf_spurious, s->exits);
+	ksft_print_msg(
+		"kpatchkit-stat phase=%s pf_taken=%lu pf_fixed=%lu pf_spurious=%lu exits=%lu\n",
+		phase, s->pf_taken, s->pf_fixed, s->pf_spurious, s->exits);
 }
 
 /* TDP faults per COW write: pf_taken of the write phase over the pages written. */
