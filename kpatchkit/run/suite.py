@@ -40,15 +40,16 @@ class KernelSpec:
 
 
 def upstream_list_path(version: str) -> Path:
-    """data/upstream-<MAJOR.MINOR>.toml, else the newest list not newer than the tree."""
+    """data/upstream-<MAJOR.MINOR>.toml, else the newest list not newer than the tree (the
+    oldest list for a tree older than all of them)."""
     lists = {}
     for p in DATA.glob("upstream-*.toml"):
         m = re.match(r"upstream-(\d+)\.(\d+)\.toml$", p.name)
         if m:
             lists[(int(m.group(1)), int(m.group(2)))] = p
     want = tuple(int(x) for x in version.split(".")[:2])
-    fitting = [k for k in lists if k <= want] or list(lists)
-    return lists[max(fitting)]
+    fitting = [k for k in lists if k <= want]
+    return lists[max(fitting)] if fitting else lists[min(lists)]
 
 
 def upstream_tests(version: str) -> tuple[list[GuestTest], dict[tuple[str, str], str]]:
