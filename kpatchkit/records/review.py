@@ -126,6 +126,7 @@ class ReviewResult(Record):
     applied: dict[str, Any] | None = None  # apply --json
     analysis: dict[str, Any] | None = None  # analyze --json (differential)
     tests: list[dict[str, Any]] = field(default_factory=list)  # gen-tests --json entries
+    tests_patch: str = ""  # the generated tests as a patch to the tree, relative to the run dir
     run: dict[str, Any] | None = None  # run --json: kernels, results, accel
     scenarios: list[ScenarioOutcome] = field(default_factory=list)
     # Issue 8's claims table: [{claim, configuration, measured, verdict, reason}, ...].

@@ -34,6 +34,7 @@ STAGES = ("fetch", "apply", "analyze", "gen-tests", "run", "report")
 ARCHIVE = "https://lore.kernel.org/r/"
 # Bumped when a stage's output shape changes, so stored results of the old shape are not reused.
 STORE_VERSION = "1"
+TESTS_PATCH = "cow-tests.patch"  # beside the rendered tests in <run dir>/selftests/
 
 
 @dataclass
@@ -312,6 +313,14 @@ class Review:
             if tests is None:  # the stored sources are gone: render them again
                 tests = stages.gen_tests(self.tree, out, o.scenarios)
         self.result.tests = tests or []
+        if tests:
+            # The same tests as a patch to the tree, for whoever sends them upstream; the
+            # review does not depend on it, so a tree it cannot be made for only loses it.
+            try:
+                patch = stages.tests_patch(self.tree, tests, out / TESTS_PATCH)
+                self.result.tests_patch = str(patch.relative_to(o.out_dir))
+            except (KpatchkitError, ValueError, OSError) as exc:
+                info(f"[4/6] gen-tests: no upstream patch of the tests ({exc})")
 
     def _run(self) -> None:
         o, a = self.opts, self.result.applied

@@ -71,6 +71,12 @@ def gen_tests(tree: TreeInfo, out_dir: Path, scenarios: list[str] | None) -> lis
     return _json(fn(tree, out_dir, scenarios=scenarios))
 
 
+def tests_patch(tree: TreeInfo, tests: list[dict[str, Any]], dest: Path) -> Path:
+    """The generated tests as a patch to the tree's selftests (what a kselftest author sends)."""
+    fn = _api("kpatchkit.gentests", "write_upstream_patch")
+    return fn(tree, tests, dest)
+
+
 def run(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
         *, jobs: int, work_dir: Path) -> dict[str, Any]:
     """Run JSON (kernels, results, accel) for the base and patched kernels."""

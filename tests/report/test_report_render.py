@@ -173,3 +173,12 @@ def test_links_are_only_http_or_relative(review) -> None:
     assert hrefs == ["https://lore.kernel.org/r/p2@example.org"]
     assert [safe_href(u) for u in ("data:text/html,x", "//evil.example/x", "run1/report.html",
                                    " JavaScript:x")] == ["", "", "run1/report.html", ""]
+
+
+def test_the_tests_patch_is_linked_when_the_review_made_one(review) -> None:
+    review.tests_patch = "selftests/cow-tests.patch"
+    hrefs = [a.get("href") for t, a in _parse(render_report(review)).tags if t == "a"]
+    assert "selftests/cow-tests.patch" in hrefs
+    review.tests_patch = "javascript:alert(1)"
+    hrefs = [a.get("href") for t, a in _parse(render_report(review)).tags if t == "a"]
+    assert not [h for h in hrefs if "javascript" in (h or "")]

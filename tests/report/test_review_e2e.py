@@ -57,6 +57,21 @@ def test_seed_review_verdict(seed_run) -> None:
         assert 1.8 <= v["base"] <= 2.2 and v["patched"] <= 1.1, name
 
 
+def test_seed_review_carries_the_tests_as_a_patch_to_the_tree(seed_run) -> None:
+    """Whoever sends the scenarios upstream gets them from the review as a patch that applies
+    to the reviewed tree (checked read-only) and is linked from the report."""
+    import subprocess
+
+    from kpatchkit.trees.registry import resolve_tree
+
+    out, _, _ = seed_run
+    rel = json.loads((out / "review.json").read_text())["tests_patch"]
+    assert rel == "selftests/cow-tests.patch" and (out / rel).is_file()
+    assert f'href="{rel}"' in (out / "report.html").read_text()
+    subprocess.run(["git", "apply", "--check", str(out / rel)],
+                   cwd=resolve_tree("deb61").path, check=True)
+
+
 def test_seed_review_files_validate(seed_run) -> None:
     from lxml import etree
 
