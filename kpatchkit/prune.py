@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class Pruned:
 
 
 @contextlib.contextmanager
-def _unless_busy(path: Path) -> Iterator[bool]:
+def unless_busy(path: Path) -> Iterator[bool]:
     """Take ``path``'s cache lock without waiting; yield False if someone else holds it."""
     lock = path.with_name(path.name + ".lock")
     if not lock.exists():
@@ -107,7 +108,7 @@ def prune_orphans(*, dry_run: bool = False, measure: bool = True) -> Pruned:
     doomed = _orphan_trees(root) + _orphan_applies(root)
     # Builds are shared clones of cached trees: those of a tree pruned now go with it.
     for entry in doomed + _orphan_builds(root, doomed):
-        with _unless_busy(entry) as free:
+        with unless_busy(entry) as free:
             if not free:
                 continue
             if measure:
@@ -117,3 +118,36 @@ def prune_orphans(*, dry_run: bool = False, measure: bool = True) -> Pruned:
                 shutil.rmtree(entry, ignore_errors=True)
                 entry.with_name(entry.name + ".lock").unlink(missing_ok=True)
     return found
+
+
+def max_builds() -> int:
+    """How many kernel build directories the cache keeps ($KPATCHKIT_MAX_BUILDS, default 8)."""
+    try:
+        return max(1, int(os.environ.get("KPATCHKIT_MAX_BUILDS", "8")))
+    except ValueError:
+        return 8
+
+
+def evict_builds(keep: Path, limit: int | None = None) -> list[str]:
+    """Remove the least recently used build directories beyond ``limit``, never ``keep``.
+
+    A build directory (checkout + objects, about 1.7 GB) is per repository and kconfig hash, so
+    every fragment change leaves the old ones behind. Last use is the mtime of its lock file
+    (opened for writing on every use); one another process holds is left alone.
+    """
+    limit = limit or max_builds()
+    builds = cache.cache_dir("builds")
+    dirs = [d for d in builds.glob("*-*") if d.is_dir() and d != keep]
+
+    def last_use(d: Path) -> float:
+        lock = d.with_name(d.name + ".lock")
+        return (lock if lock.exists() else d).stat().st_mtime
+
+    dirs.sort(key=last_use)
+    removed = []
+    for old in dirs[:max(0, len(dirs) + 1 - limit)]:
+        with unless_busy(old) as free:
+            if free:
+                shutil.rmtree(old, ignore_errors=True)
+                removed.append(str(old))
+    return removed

@@ -251,6 +251,11 @@ def prepared_build(repo: Path, commit: str,
     frags = kconfig.load_fragments(fragments)
     cfg = kconfig.fragments_hash(frags)
     root = build_root(repo, cfg)
+    if not root.exists():
+        from kpatchkit.prune import evict_builds
+
+        for gone in evict_builds(keep=root):
+            info(f"[kbuild] removed the least recently used build directory {gone}")
     root.mkdir(parents=True, exist_ok=True)
     build = BuildTree(src=root / "src", obj=root / "obj", commit=sha, config_hash=cfg,
                       fragments=[f.name for f in frags], root=root)

@@ -184,3 +184,25 @@ def test_prune_drops_clones_of_deleted_repositories_only(tmp_path: Path, user_re
     assert not (cache_dir("builds") / "aaaa-1").exists()
     assert registry.resolve_tree("live").head == before["head"]
     assert _snapshot(keep) == before
+
+
+def test_build_directories_beyond_the_limit_go_least_recently_used_first(tmp_path) -> None:
+    import fcntl
+
+    from kpatchkit.cache import cache_dir
+    from kpatchkit.prune import evict_builds
+
+    builds = cache_dir("builds")
+    for i in range(5):
+        (builds / f"repo-{i}" / "obj").mkdir(parents=True)
+        lock = builds / f"repo-{i}.lock"
+        lock.touch()
+        os.utime(lock, (1000 + i, 1000 + i))  # repo-0 used longest ago
+    new = builds / "repo-new"
+    with open(builds / "repo-1.lock", "a") as held:  # another process is building there
+        fcntl.flock(held, fcntl.LOCK_EX)
+        removed = evict_builds(keep=new, limit=3)
+    assert sorted(Path(p).name for p in removed) == ["repo-0", "repo-2"]
+    assert sorted(p.name for p in builds.iterdir() if p.is_dir()) == ["repo-1", "repo-3",
+                                                                       "repo-4"]
+    assert evict_builds(keep=builds / "repo-4", limit=4) == []
