@@ -40,12 +40,34 @@ def content_hash(*chunks: str | bytes, length: int = 16) -> str:
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on ``path`` (a lock file is created beside it)."""
+    """Hold an exclusive advisory lock on ``path`` (a lock file is created beside it; opening
+    it for writing renews its mtime, the entry's "last used" time)."""
     lock_path = path.with_name(path.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def try_locked(path: Path) -> Iterator[bool]:
+    """Like :func:`locked` but never waits: yields False if another process holds the lock.
+
+    The lock file is opened for appending, so probing does not touch its mtime (which
+    ``locked`` renews on every use and the build eviction reads as "last used").
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)

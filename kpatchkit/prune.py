@@ -10,7 +10,6 @@ Nothing here touches an entry whose source still exists, nor one another process
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -27,25 +26,6 @@ class Pruned:
 
     paths: list[str] = field(default_factory=list)
     bytes_freed: int = 0
-
-
-@contextlib.contextmanager
-def unless_busy(path: Path) -> Iterator[bool]:
-    """Take ``path``'s cache lock without waiting; yield False if someone else holds it."""
-    lock = path.with_name(path.name + ".lock")
-    if not lock.exists():
-        yield True
-        return
-    with open(lock, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _size(path: Path) -> int:
@@ -69,28 +49,23 @@ def _alternates_gone(clone: Path, doomed: tuple[Path, ...] = ()) -> bool:
                for ln in lines)
 
 
-def _orphan_trees(root: Path) -> list[Path]:
-    out = []
-    for meta in sorted((root / "trees").glob("git-*/tree.json")):
+def _json_entries(base: Path, pattern: str, key: str) -> Iterator[tuple[Path, str]]:
+    """(entry directory, value of ``key``) of every readable JSON file ``base/pattern``."""
+    for meta in sorted(base.glob(pattern)):
         try:
-            origin = json.loads(meta.read_text()).get("origin", "")
+            yield meta.parent, str(json.loads(meta.read_text()).get(key) or "")
         except (OSError, ValueError):
             continue
-        if origin and not Path(origin).exists() or _alternates_gone(meta.parent / "repo"):
-            out.append(meta.parent)
-    return out
+
+
+def _orphan_trees(root: Path) -> list[Path]:
+    return [entry for entry, origin in _json_entries(root / "trees", "git-*/tree.json", "origin")
+            if (origin and not Path(origin).exists()) or _alternates_gone(entry / "repo")]
 
 
 def _orphan_applies(root: Path) -> list[Path]:
-    out = []
-    for meta in sorted((root / "apply").glob("*/applied.json")):
-        try:
-            repo = json.loads(meta.read_text()).get("repo", "")
-        except (OSError, ValueError):
-            continue
-        if repo and not Path(repo).exists():
-            out.append(meta.parent)
-    return out
+    return [entry for entry, repo in _json_entries(root / "apply", "*/applied.json", "repo")
+            if repo and not Path(repo).exists()]
 
 
 def _orphan_builds(root: Path, doomed: list[Path]) -> list[Path]:
@@ -108,7 +83,7 @@ def prune_orphans(*, dry_run: bool = False, measure: bool = True) -> Pruned:
     doomed = _orphan_trees(root) + _orphan_applies(root)
     # Builds are shared clones of cached trees: those of a tree pruned now go with it.
     for entry in doomed + _orphan_builds(root, doomed):
-        with unless_busy(entry) as free:
+        with cache.try_locked(entry) as free:
             if not free:
                 continue
             if measure:
@@ -146,7 +121,7 @@ def evict_builds(keep: Path, limit: int | None = None) -> list[str]:
     dirs.sort(key=last_use)
     removed = []
     for old in dirs[:max(0, len(dirs) + 1 - limit)]:
-        with unless_busy(old) as free:
+        with cache.try_locked(old) as free:
             if free:
                 shutil.rmtree(old, ignore_errors=True)
                 removed.append(str(old))

@@ -6,12 +6,10 @@ kpatchkit's repository of the tree. ``<key>.lock`` serialises processes applying
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from kpatchkit import cache
@@ -51,22 +49,6 @@ def pool_size() -> int:
         return 3
 
 
-@contextlib.contextmanager
-def _try_lock(path: Path) -> Iterator[bool]:
-    """Like cache.locked but never waits: yields False if another process holds it."""
-    lock = path.with_name(path.name + ".lock")
-    with open(lock, "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _entries(tree: TreeInfo) -> list[tuple[float, Path, dict]]:
     """(last use, entry, applied.json) of the applies made on ``tree`` that have a worktree."""
     out = []
@@ -89,7 +71,7 @@ def recycle_worktree(tree: TreeInfo, worktree: Path, keep: Path) -> bool:
     if len(entries) < pool_size() or worktree.exists():
         return False
     for _, old_entry, data in entries:
-        with _try_lock(old_entry) as mine:
+        with cache.try_locked(old_entry) as mine:
             old = Path(data["worktree"])
             if not mine or not amod.is_worktree(tree.path, old):
                 continue

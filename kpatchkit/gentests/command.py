@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from kpatchkit.trees.registry import resolve_tree
 
     select_scenarios(args.scenario)  # a typo fails before any tree work
+    if args.patch and (Path(args.patch).is_dir() or not Path(args.patch).parent.is_dir()):
+        raise KpatchkitError(f"--patch {args.patch}: give a file path in an existing directory")
     tree = resolve_tree(args.tree)
     lib = probe_tree(Path(tree.path))
     info(f"[gen-tests] {tree.name} {lib.tree_version}: arch dir {lib.arch_dir}, stats via "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -50,7 +51,6 @@ def makefile_with(makefile: str, arch: str, programs: list[str]) -> str:
 
 def _identity(root: Path) -> str:
     """``Name <email>`` from git's configuration as seen from the tree (read only)."""
-    import subprocess
 
     def get(key: str) -> str:
         proc = subprocess.run(["git", "-C", str(root), "config", "--get", key],

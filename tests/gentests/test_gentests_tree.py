@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,13 @@ def test_cli_errors_are_one_line_exit_2(tree, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("kpatchkit: error: unknown scenario bogus")
     assert main(["gen-tests", "--out", str(tmp_path)]) == 2
+    capsys.readouterr()
+    for bad in (tmp_path, tmp_path / "no-such-dir" / "x.patch"):
+        assert main(["gen-tests", "--tree", tree.name, "--out", str(tmp_path / "o"),
+                     "--patch", str(bad)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"kpatchkit: error: --patch {bad}"), err
+    assert not (tmp_path / "o").exists()  # nothing rendered before the check
 
 
 @pytest.mark.build
@@ -109,8 +117,6 @@ def test_a_changed_header_rebuilds_the_tests_that_include_it(tmp_path: Path) -> 
     src.write_text('#include "test_util.h"\n#include "probe_msg.h"\n\n'
                    'int main(void)\n{\n\tputs(PROBE_MSG);\n\treturn 0;\n}\n')
     assert local_headers(src) == []
-    import uuid
-
     seen = []
     run = uuid.uuid4().hex  # new contents each run: the binaries cache cannot answer
     for word in (f"first-{run}", f"second-{run}"):

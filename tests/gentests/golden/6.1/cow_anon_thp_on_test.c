@@ -90,6 +90,8 @@ static void hold_khugepaged(void)
 		return;
 	}
 	atexit(restore_khugepaged);
+	ksft_print_msg("khugepaged max_ptes_none %lu -> 0 while the test runs\n",
+		       strtoul(max_ptes_none, NULL, 10));
 }
 
 static void run_test(void)
