@@ -110,11 +110,43 @@ class ObsoleteInfo(Record):
     note: str = ""
 
 
+# What ``apply`` can conclude, in the order it checks (see kpatchkit/apply/outcome.py), and the
+# exit code each gives. ``applied``/``ported`` exit 1 instead when the compile proof fails.
+RESULT_EXIT = {
+    "applied": 0,  # git am --3way on the tree as it is
+    "ported": 0,  # re-anchored by function and/or API-drift edits, compiled
+    "already-applied": 0,  # the tree has the change: nothing to build
+    "needs-prereq": 2,  # an earlier part of the series is missing and it shows
+    "not-applicable": 1,  # changes or calls code the tree does not have (incl. the old obsolete)
+    "conflict": 1,  # the code exists but differs beyond the port rules
+}
+RESULTS = tuple(RESULT_EXIT)
+STOPS_AFTER_APPLY = ("already-applied", "needs-prereq", "not-applicable", "conflict")
+
+
+@dataclass
+class Evidence(Record):
+    """One fact behind an apply outcome, as a reviewer would check it."""
+
+    kind: str  # git-am, reverse-apply, hunk-applies, hunk-present, hunk-superseded,
+    #            hunk-conflict, missing-file, missing-function, missing-symbol, missing-part,
+    #            compile
+    text: str  # one line that says what was found where
+    patch: str | None = None  # "2/5"
+    file: str | None = None
+    hunk: int | None = None  # 1-based within the file's hunks
+    function: str | None = None
+    line: int | None = None  # 1-based line in the target file
+    commit: str | None = None  # where the tree has history: the commit that brought it
+    hunk_text: str = ""  # conflicts: the hunk as mailed
+    target_text: str = ""  # conflicts: the target's current text at that place
+
+
 @dataclass
 class Applied(Record):
     """The result of ``kpatchkit apply`` (the JSON contract of the command)."""
 
-    result: str  # "applied" | "ported" | "failed" | "obsolete"
+    result: str  # one of RESULTS
     tree: str
     tree_version: str
     repo: str  # kpatchkit's repository of the tree (TreeInfo.path)
@@ -129,7 +161,9 @@ class Applied(Record):
     missing_symbols: list[MissingSymbol] = field(default_factory=list)
     compile: CompileCheck | None = None
     obsolete: ObsoleteInfo | None = None
-    failure: dict | None = None  # {patch, file, hunk, reason} when result == "failed"
+    failure: dict | None = None  # {patch, file, hunk, reason} of the first hunk that stopped it
+    evidence: list[Evidence] = field(default_factory=list)  # why ``result`` holds
+    missing_parts: list[str] = field(default_factory=list)  # ["1/2"] for needs-prereq
     notes: list[str] = field(default_factory=list)
     series: list[str] = field(default_factory=list)  # "1/2 subject" for every patch applied
     cached: bool = False
@@ -140,3 +174,10 @@ class Applied(Record):
         """Applied or ported, and compiled (or compile not requested)."""
         compiled = self.compile is None or self.compile.ok is not False
         return self.result in ("applied", "ported") and compiled and not self.missing_symbols
+
+    @property
+    def exit_code(self) -> int:
+        """The documented exit code of this outcome (0, 1 or 2)."""
+        if self.result in ("applied", "ported"):
+            return 0 if self.ok else 1
+        return RESULT_EXIT.get(self.result, 1)

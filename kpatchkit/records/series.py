@@ -70,6 +70,12 @@ class Patch(Record):
     repaired: bool = False  # the diff was re-derived/re-indented by kpatchkit
     source: str = ""  # where this mail came from (path, URL, git commit)
     kind: str = "patch"  # patch, cover or reply (set by fetch's thread assembly)
+    # the upstream commit the mail states ("commit X upstream.", "[ Upstream commit X ]",
+    # "(cherry picked from commit X)", a FAILED notice's "From X Mon Sep 17 ..."), full or short
+    upstream_commit: str | None = None
+    # a stable maintainer's "FAILED: patch ... failed to apply" notice this patch was taken
+    # out of: {"sender", "subject", "date", "message_id", "stable_tree"}; None otherwise
+    notice: dict | None = None
     # parse-time facts fetch uses for assembly; not part of the JSON
     is_reply: bool = field(default=False, compare=False, metadata={"transient": True})
     is_patch_subject: bool = field(default=False, compare=False, metadata={"transient": True})
