@@ -16,6 +16,14 @@ from email.message import EmailMessage
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.fetch.diffparse import find_diff_start, parse_diff, render_files
 from kpatchkit.fetch.subject import parse_subject
+from kpatchkit.fetch.upstream import (
+    author_of,
+    embedded_commit,
+    find_upstream_commit,
+    leading_headers,
+    split_failed_notice,
+    stable_tree,
+)
 from kpatchkit.fetch.whitespace import is_damaged, repair_files
 from kpatchkit.records.series import Patch
 
@@ -54,6 +62,14 @@ def _author(msg: EmailMessage) -> tuple[str, str]:
         pass
     name, addr = email.utils.parseaddr(raw)
     return name or raw, addr
+
+
+def _sender(msg: EmailMessage) -> str:
+    """The From header as 'Name <addr>' (or just the address when it has no name)."""
+    name, addr = email.utils.parseaddr(_header(msg, "From"))
+    if not addr:
+        return _header(msg, "From")
+    return f"{name} <{addr}>" if name else addr
 
 
 def _part_text(part: EmailMessage) -> str | None:
@@ -144,7 +160,18 @@ def split_trailers(message: str) -> tuple[str, list[list[str]]]:
 
 def patch_from_text(meta: dict, text: str, *, source: str, lenient: bool = False,
                     attachments: list[str] | None = None) -> Patch:
-    """Build a Patch from header values (``meta``) and the decoded body ``text``."""
+    """Build a Patch from header values (``meta``) and the decoded body ``text``.
+
+    A stable maintainer's FAILED notice becomes the original commit it embeds (with
+    ``notice`` set); an in-body ``From:``/``Date:`` (sender is not the author) names the author.
+    """
+    notice = split_failed_notice(text)
+    if notice is not None:
+        return _patch_from_notice(meta, *notice, source=source, lenient=lenient,
+                                  attachments=attachments)
+    inbody, rest = leading_headers(text, ("from", "date"))
+    if inbody:
+        meta, text = {**meta, **_meta_of(inbody)}, rest
     subj = parse_subject(meta.get("subject", ""))
     p = Patch(
         subject=subj.title, raw_subject=subj.raw, author=meta.get("author", ""),
@@ -173,10 +200,44 @@ def patch_from_text(meta: dict, text: str, *, source: str, lenient: bool = False
     message = "\n".join(head_lines[:sep]) if sep is not None else head
     notes = "\n".join(head_lines[sep + 1:]) if sep is not None else ""
     p.body, p.trailers = split_trailers(message)
+    p.upstream_commit = find_upstream_commit(message)
     p.diffstat = "\n".join(x for x in notes.split("\n") if _DIFFSTAT_RE.match(x))
     p.notes = "\n".join(x for x in notes.split("\n") if not _DIFFSTAT_RE.match(x)).strip("\n")
     if diff_text:
         _fill_diff(p, diff_text, lenient=lenient)
+    return p
+
+
+def _meta_of(headers: dict[str, str]) -> dict:
+    """Patch header values from in-body (or embedded) headers."""
+    meta: dict = {}
+    if headers.get("from"):
+        meta["author"], meta["email"] = author_of(headers["from"])
+    if headers.get("date"):
+        meta["date"] = headers["date"]
+    if headers.get("subject"):
+        meta["subject"] = headers["subject"]
+    return meta
+
+
+def _patch_from_notice(meta: dict, prose: str, mail: str, *, source: str, lenient: bool,
+                       attachments: list[str] | None) -> Patch:
+    """The original commit a FAILED notice embeds; the notice itself goes into ``notice``.
+    Message-ID and threading stay the notice's own (replies answer the notice)."""
+    commit = embedded_commit(mail)
+    p = patch_from_text({**meta, **_meta_of(commit.headers)}, commit.text, source=source,
+                        lenient=lenient, attachments=attachments)
+    p.upstream_commit = commit.sha or p.upstream_commit
+    sender = meta.get("sender") or (
+        f"{meta.get('author')} <{meta.get('email')}>" if meta.get("email") else
+        meta.get("author", ""))
+    p.notice = {
+        "sender": sender,
+        "subject": meta.get("subject", ""),
+        "date": meta.get("date", ""),
+        "message_id": meta.get("message_id", ""),
+        "stable_tree": stable_tree(meta.get("subject", ""), prose),
+    }
     return p
 
 
@@ -220,6 +281,7 @@ def patch_from_message(msg: EmailMessage, *, source: str) -> Patch:
         "subject": _header(msg, "Subject"),
         "author": name,
         "email": addr,
+        "sender": _sender(msg),
         "date": _header(msg, "Date"),
         "message_id": (_ids(_header(msg, "Message-ID")) or [""])[0],
         "in_reply_to": (_ids(_header(msg, "In-Reply-To")) or [None])[0],
