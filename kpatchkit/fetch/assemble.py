@@ -92,6 +92,11 @@ def assemble(mails: list[Patch], *, msgid: str | None = None, source: str = "",
     series.total = max([p.total for p in current] + ([series.cover.total] if series.cover else []))
     series.patches = [by_index[i] for i in sorted(by_index)]
     series.missing = [i for i in range(1, series.total + 1) if i not in by_index]
+    if series.missing:
+        # a part alone (a 2/2 picked out of its thread) keeps its n/m; name what is not here
+        series.warnings.append(
+            "missing " + ", ".join(f"{i}/{series.total}" for i in series.missing)
+            + ": not in the source; fetch the whole thread to review the series")
     if series.other_versions:
         series.warnings.append(f"v{chosen} chosen; also present: "
                                + ", ".join(f"v{v}" for v in series.other_versions))
