@@ -4,21 +4,52 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from release import series
 
 from kpatchkit.records.gentests import SelftestLib
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-# Debian's linux-source packages the goldens were rendered for: tree name -> tarball version.
+# Debian's linux-source packages the goldens were rendered for: tree name -> series (any
+# point release of it: the goldens say 6.1.x / 6.12.x, see tests/release.py).
 TREES = {"deb61": "6.1", "deb612": "6.12"}
 REGEN = bool(os.environ.get("KPATCHKIT_REGEN"))
 
 
-def golden_lib(series: str) -> SelftestLib:
-    """The probe result of Debian's linux-source-<series>, as stored beside the goldens."""
-    return SelftestLib.from_json(json.loads((GOLDEN / series / "library.json").read_text()))
+def golden_lib(name: str) -> SelftestLib:
+    """The probe result of Debian's linux-source-<name>, as stored beside the goldens.
+
+    Release independent (see :func:`release_independent`): its ``tree_version`` is the series
+    (``6.12.x``) and its evidence names files, not lines, so the goldens rendered from it hold
+    on every point release Debian ships.
+    """
+    return SelftestLib.from_json(json.loads((GOLDEN / name / "library.json").read_text()))
+
+
+def release_independent(lib: SelftestLib) -> SelftestLib:
+    """``lib`` as the goldens store it: the version as its series (``6.12.118`` -> ``6.12.x``),
+    each feature's evidence as the file it was found in (its line moves between releases;
+    test_gentests_tree.py checks the line itself against the feature's pattern)."""
+    data = lib.to_json()
+    data["tree_version"] = series(lib.tree_version)
+    data["evidence"] = {k: v.rsplit(":", 1)[0] for k, v in lib.evidence.items()}
+    return SelftestLib.from_json(data)
+
+
+def copy_probe_inputs(src: Path, dst: Path) -> Path:
+    """Copy what ``probe_tree`` reads of the tree at ``src`` (the top Makefile, the selftest
+    library, kselftest.h and arch/x86/kvm/x86.c) into ``dst``; return ``dst``."""
+    from kpatchkit.gentests.probe import SELFTEST_DIR
+
+    for rel in (SELFTEST_DIR / "include", SELFTEST_DIR / "lib"):
+        shutil.copytree(src / rel, dst / rel)
+    for rel in ("Makefile", "arch/x86/kvm/x86.c", "tools/testing/selftests/kselftest.h"):
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src / rel, dst / rel)
+    return dst
 
 
 def real_tree(name: str):

@@ -1,8 +1,9 @@
-"""Golden files of the rendered selftests, per selftest library (6.1.192 and 6.12).
+"""Golden files of the rendered selftests, per selftest library (6.1.x and 6.12.x).
 
 Regenerate after an intended change with ``KPATCHKIT_REGEN=1 pytest tests/gentests``.
 The library probes they are rendered from are checked against the real trees in
-test_gentests_tree.py, so the goldens are what the real trees get.
+test_gentests_tree.py, so the goldens are what the real trees get (their version normalised
+to the series, whatever point release Debian serves; see tests/release.py).
 """
 
 from __future__ import annotations

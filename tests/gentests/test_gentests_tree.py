@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-from gentests_helpers import TREES, golden_lib, real_tree
+from gentests_helpers import (
+    GOLDEN,
+    REGEN,
+    TREES,
+    copy_probe_inputs,
+    golden_lib,
+    real_tree,
+    release_independent,
+)
+from release import makefile_version, next_point_release, normalise_text, series
 
 from kpatchkit.cli import main
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.gentests import render_scenarios
-from kpatchkit.gentests.probe import SELFTEST_DIR, probe_tree
+from kpatchkit.gentests.probe import SELFTEST_DIR, _rules, probe_tree
+from kpatchkit.gentests.render import HEADER, render_root
 
 pytestmark = [pytest.mark.tree, pytest.mark.timeout(1800)]
-SERIES = {"deb61": "6.1", "deb612": "6.12"}
 
 
 @pytest.fixture(scope="module", params=sorted(TREES))
@@ -25,13 +34,61 @@ def tree(request):
     return real_tree(request.param)
 
 
-def test_probe_of_the_real_tree_is_the_golden_one(tree) -> None:
-    """The goldens are rendered from this probe result; a drift here means regenerate both."""
-    lib = probe_tree(Path(tree.path))
-    assert lib == golden_lib(SERIES[tree.name])
-    for where in lib.evidence.values():  # every fact cites a line that exists
+def _assert_evidence_cites_its_pattern(root: Path, lib) -> None:
+    """Every feature's evidence "file:line" names a line of ``root`` where that feature's
+    (first) pattern in probe.toml matches: true on every release, whatever the line number."""
+    rules = _rules()["feature"]
+    assert set(lib.evidence) == {k for k, v in lib.features.items() if v}
+    for name, where in lib.evidence.items():
         path, line = where.rsplit(":", 1)
-        assert int(line) <= len((Path(tree.path) / path).read_text().splitlines())
+        text = (root / path).read_text(errors="replace")
+        lines = text.splitlines(keepends=True)
+        assert 1 <= int(line) <= len(lines), f"{name}: {where} is past the end of {path}"
+        start = sum(len(ln) for ln in lines[:int(line) - 1])
+        m = re.compile(rules[name]["patterns"][0], re.M).search(text, start)
+        assert m and m.start() < start + len(lines[int(line) - 1]), (
+            f"{name}: {where} does not match {rules[name]['patterns'][0]!r}: "
+            f"{lines[int(line) - 1]!r}")
+
+
+def test_probe_of_the_real_tree_is_the_golden_one(tree) -> None:
+    """The goldens are rendered from this probe result; a drift here means regenerate both.
+
+    Compared release independently: the version as its series (6.12.x), evidence by file, each
+    evidence line checked against its pattern instead of by number.
+    """
+    lib = probe_tree(Path(tree.path))
+    major, minor, sub = makefile_version(Path(tree.path) / "Makefile")
+    assert lib.tree_version == f"{major}.{minor}.{sub}" == tree.version
+    assert series(lib.tree_version) == f"{TREES[tree.name]}.x"
+    if REGEN:
+        (GOLDEN / TREES[tree.name] / "library.json").write_text(
+            json.dumps(release_independent(lib).to_json(), indent=2) + "\n")
+    assert release_independent(lib) == golden_lib(TREES[tree.name])
+    _assert_evidence_cites_its_pattern(Path(tree.path), lib)
+
+
+def test_the_next_point_release_probes_and_renders_the_goldens(tree, tmp_path: Path) -> None:
+    """Debian's next upload of this tree (SUBLEVEL + 1, simulated in a scratch copy of what the
+    probe reads) gets the same library, and renders the goldens once its version is normalised."""
+    root = copy_probe_inputs(Path(tree.path), tmp_path / "tree")
+    version = next_point_release(root / "Makefile")
+    assert version != tree.version and series(version) == series(tree.version)
+    lib = probe_tree(root)
+    assert lib.tree_version == version
+    assert release_independent(lib) == golden_lib(TREES[tree.name])
+    _assert_evidence_cites_its_pattern(root, lib)
+
+    tests = render_root(root, tmp_path / "out")
+    golden_dir = GOLDEN / TREES[tree.name]
+    assert all(t.tree_version == version for t in tests)
+    differ = []
+    for path in [tmp_path / "out" / HEADER] + [t.c_path for t in tests]:
+        text = path.read_text()
+        assert version in text, f"{path.name} does not name the tree's version {version}"
+        if normalise_text(text, version) != (golden_dir / path.name).read_text():
+            differ.append(path.name)
+    assert not differ, f"rendered for {version}, normalised, differs from goldens: {differ}"
 
 
 def test_rendered_tests_pass_the_trees_checkpatch(tree, tmp_path: Path) -> None:
@@ -63,13 +120,8 @@ def test_rendered_tests_compile_as_static_binaries(tree, tmp_path: Path) -> None
 
 def test_probe_names_what_a_library_lacks(tree, tmp_path: Path) -> None:
     """A selftest library without vm_set_user_memory_region() cannot host these tests."""
-    root = tmp_path / "tree"
     src = Path(tree.path)
-    for rel in (SELFTEST_DIR / "include", SELFTEST_DIR / "lib"):
-        shutil.copytree(src / rel, root / rel)
-    for rel in ("Makefile", "arch/x86/kvm/x86.c", "tools/testing/selftests/kselftest.h"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src / rel, root / rel)
+    root = copy_probe_inputs(src, tmp_path / "tree")
     assert probe_tree(root) == probe_tree(src)
     for h in (root / SELFTEST_DIR / "include").glob("*.h"):
         h.write_text(h.read_text().replace("void vm_set_user_memory_region(", "void x("))
