@@ -48,7 +48,7 @@ def make_review(subject: str = "KVM: x86/mmu: Prefetch SPTE directly in kvm_set_
                             known="TCG has no nRIP save")]
     return ReviewResult(
         run_id="test-run", created="2026-11-26T05:00:00Z", tool_version="0.1.0",
-        tree={"name": "deb61", "version": "6.1.192", "kind": "tarball", "head": "a" * 40,
+        tree={"name": "deb61", "version": "6.1.x", "kind": "tarball", "head": "a" * 40,
               "origin": "/usr/src/linux-source-6.1.tar.xz", "path": "/cache/trees/deb61"},
         series=SeriesInfo(title=subject, source="series.mbox", version=1, total=2,
                           cover_message_id="cover@example.org",
@@ -81,6 +81,6 @@ def make_review(subject: str = "KVM: x86/mmu: Prefetch SPTE directly in kvm_set_
              "results": results, "accel": "tcg"},
         stages=[StageRun("fetch", "ok", 0.2, "k1"), StageRun("apply", "cached", 0.01, "k2"),
                 StageRun("run", "ok", 400.0, "k3")],
-        provenance={"tree": "deb61 6.1.192", "qemu": ["qemu-system-x86_64", "-accel", "tcg"],
+        provenance={"tree": "deb61 6.1.x", "qemu": ["qemu-system-x86_64", "-accel", "tcg"],
                     "tool": "kpatchkit 0.1.0"},
     )
