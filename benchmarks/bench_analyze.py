@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark: ``kpatchkit analyze`` on base + patched tdp_mmu.c vs ``sparse`` on the same two.
 
-Both are run in this script on Debian 6.1.192 (kernel_src/deb61) and its hand port of the
-series (made here from ../shared/fixtures/lore, in a temporary shared clone). sparse gets the
-tree's own compile flags (kbuild's command after make prepare, as ``make C=1`` would run it).
+Both are run in this script on Debian's 6.1 (kernel_src/deb61, any point release) and its
+hand port of the series (made here from ../shared/fixtures/lore, in a temporary shared
+clone). sparse gets the tree's own compile flags (kbuild's command after make prepare, as
+``make C=1`` would run it).
 Prints the times and the ratio analyze/sparse; the target is <= 1/3.
 
     python3 benchmarks/bench_analyze.py [--repeat N] [--real]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: a cold ``apply`` of the reference series to Debian 6.1.192 vs the same apply again.
+"""Benchmark: a cold ``apply`` of the reference series to Debian's 6.1 vs the same apply again.
 
 Cold = this series' apply cache entry (worktree, branch, applied.json) removed first; the tree
 itself (``tree add``) and kbuild's object cache stay, as on any machine that applied something
