@@ -49,19 +49,21 @@ def _human(applied) -> None:
         info(f"obsolete: {o.patch} changes {o.function}() which {applied.tree} "
              f"({applied.tree_version}) does not have"
              + (f"; removed by {o.removed_by}" if o.removed_by else f"; {o.note}"))
-    if applied.failure:
-        f = applied.failure
-        info(f"failed: {f['patch']} {f['file']} hunk {f['hunk']}: {f['reason']}")
+    for e in applied.evidence:
+        info(f"  [{e.kind}] {e.patch + ': ' if e.patch else ''}{e.text}")
+        if e.target_text:
+            info("    the tree has:\n" + "\n".join("    " + x for x in e.target_text.split("\n")))
     where = (f"; worktree {applied.worktree} branch {applied.branch}" if applied.worktree
              else "; no worktree needed")
-    info(f"result: {applied.result}{where}")
+    parts = f" (missing {', '.join(applied.missing_parts)})" if applied.missing_parts else ""
+    info(f"result: {applied.result}{parts}{where}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the series, resolve the tree, apply; exit 0 applied/ported+compiled, 1 otherwise."""
     from kpatchkit.apply import apply_series
     from kpatchkit.console import emit_json, info
-    from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
+    from kpatchkit.errors import EXIT_CLEAN, EXIT_INFRA, KpatchkitError
     from kpatchkit.fetch import load_series
     from kpatchkit.trees.registry import resolve_tree
 
@@ -84,4 +86,9 @@ def run(args: argparse.Namespace) -> int:
     _human(applied)
     if applied.compile is not None and applied.compile.status == "error":
         return EXIT_INFRA
-    return EXIT_CLEAN if applied.ok else EXIT_FINDINGS
+    if applied.result == "needs-prereq":
+        # exit 2 with the one error line, after the JSON result (machines read both)
+        needs = applied.series[-1].split()[0]
+        info(f"kpatchkit: error: {needs} needs {', '.join(applied.missing_parts)}, which is "
+             "missing (see the evidence above); pass it with --prereq FILE (e.g. its mail)")
+    return applied.exit_code

@@ -11,16 +11,19 @@ back to patch lines. The user's repository is never written: ``TreeInfo.path`` i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import time
+from pathlib import Path
 
 from kpatchkit import cache
 from kpatchkit.apply import am as amod
-from kpatchkit.apply import drift, obsolete, port, store
-from kpatchkit.apply.base import check_prerequisites, label, resolve_base
+from kpatchkit.apply import drift, obsolete, outcome, port, store, symbols
+from kpatchkit.apply.base import label, resolve_base
 from kpatchkit.console import info
 from kpatchkit.errors import InfraError, KpatchkitError
+from kpatchkit.kernel import cfunc
 from kpatchkit.kernel import git as g
 from kpatchkit.records.applied import (
     Applied,
@@ -28,22 +31,36 @@ from kpatchkit.records.applied import (
     CompileCheck,
     CompileError,
     DriftUse,
+    Evidence,
     MissingSymbol,
-    ObsoleteInfo,
     PatchLine,
 )
 from kpatchkit.records.series import Patch, Series
 from kpatchkit.records.tree import TreeInfo
 
-ENGINE_VERSION = "3"  # bump when the way commits are made changes (invalidates cached applies)
-C_KEYWORDS = frozenset("""if for while switch return sizeof do else case default goto break
-continue typeof __typeof__ defined likely unlikely static inline const volatile struct union enum
-void int long short char unsigned signed bool u8 u16 u32 u64 s8 s16 s32 s64 true false
-NULL""".split())
+ENGINE_VERSION = "4"  # bump when the way commits are made changes (invalidates cached applies)
+# Where a function a hunk changes may live now, when it left the patched file.
+_LOCATE_SPECS = ("arch/x86/kvm", "virt/kvm", "include/linux/kvm_host.h",
+                 "include/linux/kvm_types.h", "arch/x86/include/asm/kvm_host.h")
+
+
+class PatchStop(Exception):
+    """A patch that cannot be applied: its hunk verdicts say why (conflict or missing code)."""
+
+    def __init__(self, patch: Patch, verdicts: list[outcome.HunkVerdict]) -> None:
+        super().__init__(label(patch))
+        self.patch, self.verdicts = patch, verdicts
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The apply stage's own code: a changed decision rule must not be answered from the cache."""
+    here = Path(__file__).parent
+    return cache.content_hash(*(f.read_text() for f in sorted(here.glob("*.py"))))
 
 
 def _series_key(tree: TreeInfo, base_commit: str, patches: list[Patch]) -> str:
-    chunks = [ENGINE_VERSION, tree.head, base_commit, drift.rules_digest(),
+    chunks = [ENGINE_VERSION, _code_digest(), tree.head, base_commit, drift.rules_digest(),
               obsolete.DATA.read_text()]
     for p in patches:
         chunks += [p.subject, p.author, p.email, p.date, p.body, json.dumps(p.trailers), p.diff]
@@ -75,6 +92,8 @@ class _Run:
         self.repo = tree.path
         self.commits: list[CommitInfo] = []
         self.notes: list[str] = []
+        self.evidence: list[Evidence] = []
+        self._located: dict[str, tuple[str, str] | None] = {}
         self.files: list[str] = []
         for p in self.patches:
             for f in p.files:
@@ -83,6 +102,11 @@ class _Run:
 
     # -- patches ---------------------------------------------------------------------------
     def apply_patch(self, p: Patch) -> None:
+        """Apply one patch: as mailed (git am --3way), else decide per hunk (``outcome``).
+
+        Raises PatchStop when a hunk conflicts or needs code the tree lacks; a patch whose
+        change the tree already has is recorded with method "already-applied" and no commit.
+        """
         from kpatchkit.fetch import series_mbox
 
         before = amod.head(self.wt)
@@ -91,43 +115,129 @@ class _Run:
             sha = amod.head(self.wt)
             # git am --3way skips a patch whose change the tree already has
             method = "already-applied" if sha == before else "am"
-            if method == "already-applied":
-                self.notes.append(f"{label(p)}: the tree already has this change (git am: "
-                                  f"{output.strip().splitlines()[-1][:100]})")
+            last = (output.strip().splitlines() or [""])[-1][:100]
+            text = (f"git am --3way: the tree already has this change ({last})"
+                    if method == "already-applied" else "applies as mailed (git am --3way)")
+            self.evidence.append(Evidence(kind="git-am", patch=label(p), text=text))
             self.commits.append(CommitInfo(sha=sha, subject=p.subject, kind="patch",
                                            patch=label(p), author=f"{p.author} <{p.email}>",
                                            method=method))
             return
-        info(f"apply: {label(p)} does not apply as mailed; re-anchoring its hunks by function")
-        outcomes = []
-        touched = []
-        for fd in p.files:
-            if fd.binary:
-                raise port.PortFailure(fd.path, 0, "binary diff cannot be re-anchored")
-            target = self.wt / fd.path
-            if fd.old_path is None:
-                raise port.PortFailure(fd.path, 0, "new file did not apply: " + output[-200:])
-            if not target.exists():
-                raise port.PortFailure(fd.path, 0, f"{fd.path} is not in the target tree")
-            text = target.read_text(errors="surrogateescape")
-            new_text, outs = port.reanchor_file(text, fd, self.spell())
-            target.write_text(new_text, errors="surrogateescape")
-            outcomes += outs
-            touched.append(fd.path)
+        if self.reverse_applies(p):
+            self.evidence.append(Evidence(kind="reverse-apply", patch=label(p),
+                                          text="the reverse patch applies (git apply -R "
+                                          "--check): the tree already has this change"
+                                          + self.history(p)))
+            self.commits.append(CommitInfo(sha=before, subject=p.subject, kind="patch",
+                                           patch=label(p), author=f"{p.author} <{p.email}>",
+                                           method="already-applied"))
+            return
+        info(f"apply: {label(p)} does not apply as mailed; deciding hunk by hunk")
+        verdicts, texts = self.classify(p)
+        for v in verdicts:
+            self.evidence.append(_evidence(p, v))
+        states = {v.state for v in verdicts}
+        if states & {"conflict", "missing"}:
+            raise PatchStop(p, verdicts)
+        if p in self.series.patches and _missing_before(self.series, p) and any(
+                v.state == "applies" and v.method != "context" for v in verdicts):
+            # A part whose earlier part is missing and that only lands by re-anchoring: what
+            # it was written against is that part's result, so porting it alone is a guess.
+            raise PatchStop(p, verdicts)
+        if states <= {"present", "superseded"}:
+            if self.evidence and self.evidence[-1].kind.startswith("hunk-"):
+                self.evidence[-1].text += self.history(p)
+            self.commits.append(CommitInfo(sha=before, subject=p.subject, kind="patch",
+                                           patch=label(p), author=f"{p.author} <{p.email}>",
+                                           method="already-applied"))
+            return
+        for path, text in texts.items():
+            (self.wt / path).write_text(text, errors="surrogateescape")
+        touched = sorted(texts)
         diff = g.out(self.wt, "diff", "--full-index", "--", *touched) + "\n"
         g.git(self.wt, "checkout", "--quiet", "--", *touched)
-        how = "; ".join(f"{o.method} {', '.join(o.functions) or o.file}" for o in outcomes)
+        how = "; ".join(f"{v.file} hunk {v.hunk}: {v.method}"
+                        + (f" {v.function}()" if v.function else "") for v in verdicts)
         note = f"[kpatchkit: re-anchored on {self.tree.version}: {how}]"
         reanchored = dataclasses.replace(p, diff=diff, diffstat="",
                                          body=(p.body.rstrip("\n") + "\n\n" + note).lstrip())
         ok, output = amod.am(self.wt, series_mbox([reanchored]))
         if not ok:
             raise port.PortFailure(touched[0], 0, "re-anchored diff did not apply: " + output)
-        self.commits.append(CommitInfo(sha=amod.head(self.wt), subject=p.subject, kind="patch",
-                                       patch=label(p), author=f"{p.author} <{p.email}>",
-                                       method="reanchored",
-                                       hunks=[o.to_json() for o in outcomes]))
-        self.notes += [f"{label(p)}: {o.note}" for o in outcomes if o.note]
+        self.commits.append(CommitInfo(
+            sha=amod.head(self.wt), subject=p.subject, kind="patch", patch=label(p),
+            author=f"{p.author} <{p.email}>", method="reanchored",
+            hunks=[{"file": v.file, "hunk": v.hunk, "method": v.method if v.state == "applies"
+                    else "already-present", "functions": [v.function] if v.function else [],
+                    "note": v.text} for v in verdicts]))
+        self.notes += [f"{label(p)}: {v.text}" for v in verdicts
+                       if v.state != "applies" or v.method != "context"]
+
+    def reverse_applies(self, p: Patch) -> bool:
+        """``git apply -R --check`` of the patch on the worktree."""
+        proc = g.git(self.wt, "apply", "-R", "--check", "-", input=p.diff, check=False)
+        return proc.returncode == 0 and bool(p.files)
+
+    def classify(self, p: Patch) -> tuple[list[outcome.HunkVerdict], dict[str, str]]:
+        """Hunk verdicts of ``p`` on the worktree's files, and the new texts of the files
+        whose hunks all apply or are present."""
+        defined = symbols.defined_by([ln[1:] for q in self.patches for fd in q.files
+                                      for h in fd.hunks for ln in h.lines if ln[:1] == "+"])
+        absent = lambda syms: symbols.absent(self.repo, self.base_commit, syms,  # noqa: E731
+                                             self.files)
+        verdicts: list[outcome.HunkVerdict] = []
+        texts: dict[str, str] = {}
+        for fd in p.files:
+            if fd.binary:
+                verdicts.append(outcome.HunkVerdict(
+                    file=fd.path, hunk=0, state="conflict",
+                    text=f"{fd.path}: a binary diff that git am could not apply"))
+                continue
+            path = self.wt / (fd.old_path or fd.path)
+            if fd.old_path is None:
+                verdicts.append(outcome.HunkVerdict(
+                    file=fd.path, hunk=0, state="conflict",
+                    text=f"{fd.path}: a new file the tree already has" if path.exists()
+                    else f"{fd.path}: a new file git am could not create"))
+                continue
+            text = path.read_text(errors="surrogateescape") if path.is_file() else None
+            vs, new_text = outcome.classify_file(fd, text, self.locate, absent, self.spell(),
+                                                 defined)
+            verdicts += vs
+            if new_text is not None:
+                texts[fd.path] = new_text
+        return verdicts, texts
+
+    def locate(self, name: str) -> tuple[str, str] | None:
+        """(path, text) of the KVM file that defines function ``name`` at the base."""
+        if name in self._located:
+            return self._located[name]
+        proc = g.git(self.repo, "grep", "-l", "-w", "-F", "-e", name, self.base_commit,
+                     "--", *_LOCATE_SPECS, check=False)
+        found = None
+        for line in proc.stdout.splitlines()[:30]:
+            path = line.split(":", 1)[-1]
+            text = g.show_file(self.repo, self.base_commit, path)
+            if text and cfunc.find_function(text, name):
+                found = (path, text)
+                break
+        self._located[name] = found
+        return found
+
+    def history(self, p: Patch) -> str:
+        """'; brought by <sha subject>' where the tree's history has the patch's first
+        distinctive added line (git log -S), else ''."""
+        if g.out(self.repo, "rev-list", "--max-count=2", "--count", self.base_commit) != "2":
+            return ""  # a tarball import: one commit, no history to ask
+        for fd in p.files:
+            for h in fd.hunks:
+                added, _ = outcome.changed_lines(h)
+                line = next((x.strip() for x in added if outcome.distinctive(x)), None)
+                if line:
+                    found = g.out(self.repo, "log", "-n", "1", f"-S{line}", "--format=%H %s",
+                                  self.base_commit, "--", fd.path)
+                    return f"; brought by {found[:12]}{found[40:]}" if found else ""
+        return ""
 
     # -- drift -----------------------------------------------------------------------------
     def verdicts(self) -> list[drift.Verdict]:
@@ -202,47 +312,21 @@ class _Run:
 
     # -- symbols ---------------------------------------------------------------------------
     def missing_symbols(self, head: str) -> list[MissingSymbol]:
-        wanted: dict[str, tuple[str, str]] = {}  # symbol -> (path, line text)
-        defined: set[str] = set()
+        """Symbols the lines the series added use that the tree defines nowhere."""
+        del head  # the lines are read from the worktree, which is at head
+        added: list[tuple[str, str]] = []
         for path, numbers in self.added_lines().items():
             lines = (self.wt / path).read_text(errors="surrogateescape").split("\n")
-            added = [lines[n - 1] for n in numbers]
-            code = [re.sub(r"//.*|/\*.*?\*/|\"(?:\\.|[^\"])*\"", " ", x) for x in added]
-            for x in code:
-                defined.update(re.findall(r"^#\s*define\s+(\w+)", x))
-                m = re.match(r"^[A-Za-z_][\w\s\*]*?\b(\w+)\s*\(", x)
-                if m and not x.rstrip().endswith(";"):
-                    defined.add(m.group(1))
-            comment = False
-            for raw, x in zip(added, code, strict=True):
-                s = x.strip()
-                if comment or s.startswith("*") or s.startswith("/*"):
-                    comment = "*/" not in s and (comment or s.startswith("/*"))
-                    continue
-                syms = (re.findall(r"\b([A-Za-z_]\w*)\s*\(", x)
-                        + re.findall(r"\bstruct\s+(\w+)", x)
-                        + re.findall(r"\b([A-Z][A-Z0-9_]{2,})\b", x))
-                for sym in syms:
-                    if sym not in C_KEYWORDS and sym not in defined:
-                        wanted.setdefault(sym, (path, raw))
-        if not wanted:
-            return []
-        args = ["grep", "-o", "-h", "-w", "-F", "-I"]
-        for sym in wanted:
-            args += ["-e", sym]
-        # Where a kernel symbol a patch may use is defined: the shared headers, the generic KVM
-        # code and the patched files' own subsystem (searching all 75k files costs 10+ s).
-        dirs = {"include", "virt"}
-        for f in self.files:
-            parts = f.split("/")
-            dirs.add("/".join(parts[:2]) if parts[0] == "arch" and len(parts) > 2 else parts[0])
-        specs = [f"{d}/*.{ext}" for d in sorted(dirs) for ext in ("h", "c")]
-        proc = g.git(self.repo, *args, self.base_commit, "--", *specs, check=False)
-        found = {line.split(":", 1)[-1] for line in proc.stdout.splitlines()}
+            added += [(path, lines[n - 1]) for n in numbers]
+        defined = symbols.defined_by([x for _, x in added])
+        wanted: dict[str, tuple[str, str]] = {}
+        for path, raw in added:
+            for sym in symbols.used_by([raw]):
+                if sym not in defined:
+                    wanted.setdefault(sym, (path, raw))
         out = []
-        for sym, (path, raw) in wanted.items():
-            if sym in found:
-                continue
+        for sym in symbols.absent(self.repo, self.base_commit, list(wanted), self.files):
+            path, raw = wanted[sym]
             original = self.final_to_original.get((path, " ".join(raw.split())), raw)
             out.append(MissingSymbol(symbol=sym, patch_line=patch_line(self.patches, original,
                                                                        path)))
@@ -287,40 +371,115 @@ class _Run:
         return first, text
 
 
-def _obsolete_info(run: _Run, p: Patch, exc: port.Obsolete) -> ObsoleteInfo:
-    return obsolete.obsolete_info(run.repo, run.base_commit, exc.function, exc.file, label(p))
+_EVIDENCE_KIND = {"applies": "hunk-applies", "present": "hunk-present",
+                  "superseded": "hunk-superseded", "conflict": "hunk-conflict"}
 
 
-def _preflight(run: _Run, base_commit: str) -> ObsoleteInfo | None:
-    """Re-anchor the series in memory on the base's files; report an obsolete verdict early.
+def _evidence(p: Patch, v: outcome.HunkVerdict) -> Evidence:
+    kind = _EVIDENCE_KIND.get(v.state) or f"missing-{v.missing or 'symbol'}"
+    return Evidence(kind=kind, text=v.text, patch=label(p), file=v.where or v.file,
+                    hunk=v.hunk or None, function=v.function, line=v.line,
+                    hunk_text=v.hunk_text if v.state in ("conflict", "missing") else "",
+                    target_text=v.target_text)
 
-    Anything else (a clean apply, a failure) is left to the real ``git am`` + port path.
-    """
-    run.base_commit = base_commit
-    texts: dict[str, str | None] = {}
-    for p in run.patches:
-        for fd in p.files:
-            if fd.old_path is None or fd.binary:
-                continue
-            if fd.path not in texts:
-                texts[fd.path] = g.show_file(run.repo, base_commit, fd.path)
-            if texts[fd.path] is None:
-                return None
-            try:
-                texts[fd.path], _ = port.reanchor_file(texts[fd.path], fd, run.spell())
-            except port.Obsolete as exc:
-                return _obsolete_info(run, p, exc)
-            except port.PortFailure:
-                return None
-    return None
+
+def _missing_before(series: Series, p: Patch) -> list[str]:
+    """Parts of ``series`` numbered before ``p`` that the input did not hold ("1/3")."""
+    return [f"{i}/{series.total}" for i in series.missing if i < p.index]
+
+
+def _stop(run: _Run, applied: Applied, stop: PatchStop) -> None:
+    """The outcome of a patch that cannot be applied: needs-prereq, not-applicable, conflict."""
+    p, verdicts = stop.patch, stop.verdicts
+    bad = [v for v in verdicts if v.state in ("conflict", "missing")] or \
+        [v for v in verdicts if v.state == "applies" and v.method != "context"]
+    first = bad[0]
+    applied.failure = {"patch": label(p), "subject": p.subject, "file": first.file,
+                       "hunk": first.hunk, "reason": first.text}
+    applied.commits = run.commits
+    parts = _missing_before(run.series, p) if p in run.series.patches else []
+    if parts:
+        applied.result, applied.missing_parts = "needs-prereq", parts
+        total = run.series.total
+        blobs = "; ".join(
+            f"{label(p)}'s preimage of {n['path']} is blob {n['blob']}, which is not in the "
+            f"tree: {n['index']}/{total} produces it" for n in run.series.prerequisites
+            if n.get("needed_by") == p.index)
+        applied.evidence.append(Evidence(
+            kind="missing-part", patch=label(p),
+            text=f"{label(p)} does not apply as mailed without {', '.join(parts)} (not in the "
+                 f"input): {first.text}" + (f"; {blobs}" if blobs else "")))
+        return
+    missing = [v for v in bad if v.state == "missing"]
+    if missing:
+        applied.result = "not-applicable"
+        gone = next((v for v in missing if v.missing == "function" and v.function), None)
+        if gone is not None and gone.function:
+            applied.obsolete = obsolete.obsolete_info(run.repo, run.base_commit, gone.function,
+                                                      gone.file, label(p))
+        return
+    applied.result = "conflict"
+
+
+def _decide(run: _Run, applied: Applied) -> None:
+    """Result of a series whose every patch went through: already there, applied or ported."""
+    methods = {c.method for c in run.commits if c.kind == "patch"}
+    if methods <= {"already-applied"}:
+        applied.result = "already-applied"
+        applied.patched_commit = applied.base_commit
+        return
+    applied.drift_rules = run.port_commit()
+    if applied.drift_rules:
+        applied.port_diff = g.out(run.wt, "show", "--format=", "--no-color", "HEAD") + "\n"
+    if any(c.method not in ("am", "already-applied") for c in run.commits):
+        applied.result = "ported"
+    applied.patched_commit = amod.head(run.wt)
+    applied.missing_symbols = run.missing_symbols(applied.patched_commit)
+
+
+def _symbols_verdict(run: _Run, applied: Applied) -> None:
+    """Applied, but it uses what the tree lacks (and the compile, if it ran, agrees)."""
+    if applied.result not in ("applied", "ported"):
+        return
+    parts = sorted({x for p in run.series.patches for x in _missing_before(run.series, p)})
+    failed = applied.compile is not None and applied.compile.ok is False
+    if failed and parts and not applied.missing_symbols:
+        applied.result, applied.missing_parts = "needs-prereq", parts
+        applied.evidence.append(Evidence(
+            kind="missing-part", patch=label(run.patches[-1]),
+            text=f"it applies but does not compile without {', '.join(parts)}"))
+        return
+    if not applied.missing_symbols:
+        return
+    if applied.compile is not None and applied.compile.ok:
+        applied.notes.append("symbols not found by name in the tree ("
+                             + ", ".join(m.symbol for m in applied.missing_symbols)
+                             + ") but the touched objects compile: not a missing dependency")
+        applied.missing_symbols = []
+        return
+    last = run.patches[-1]
+    names = ", ".join(m.symbol for m in applied.missing_symbols[:8])
+    first = applied.missing_symbols[0].patch_line
+    where = f" ({first.patch} diff line {first.line}: {first.text.strip()[:60]!r})" if first \
+        else ""
+    if parts:
+        applied.result, applied.missing_parts = "needs-prereq", parts
+        applied.evidence.append(Evidence(
+            kind="missing-part", patch=label(last),
+            text=f"it applies, but uses {names}{where}, which the tree lacks and the missing "
+                 f"{', '.join(applied.missing_parts)} would add"))
+    else:
+        applied.result = "not-applicable"
+        applied.evidence.append(Evidence(
+            kind="missing-symbol", patch=label(last),
+            text=f"it applies, but uses {names}{where}, which the tree does not have"))
 
 
 def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
                  compile: bool = True) -> Applied:
     """Apply ``series`` (after ``prereqs``) to ``tree``; see the module docstring.
 
-    Raises KpatchkitError (exit 2) for an incomplete series whose missing part the tree lacks.
-    The returned ``Applied.result`` is "applied", "ported", "failed" or "obsolete".
+    ``Applied.result`` is one of ``records.applied.RESULTS``, with ``evidence``.
     """
     t0 = time.monotonic()
     prereqs = list(prereqs)
@@ -328,7 +487,6 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
         raise KpatchkitError("the series has no patch to apply")
     run = _Run(series, tree, prereqs)
     base = resolve_base(tree, series, run.patches)
-    check_prerequisites(series, prereqs, base)
     info(f"apply: base {base.commit[:12]} decided by {base.method} "
          f"({'found' if base.found else 'not found'}: {base.reason})")
     key = _series_key(tree, base.commit, run.patches)
@@ -340,23 +498,13 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
             store.touch(entry)
             cached.base = base  # same commit; this run's evidence (trailer/blobs) may differ
             stale = cached.compile is None or cached.compile.status in ("pending", "skipped")
-            if compile and cached.patched_commit and stale:
+            if compile and cached.patched_commit and stale and \
+                    cached.result in ("applied", "ported"):
                 run.final_to_original = {}
                 cached.compile = run.compile(cached.patched_commit)
                 store.save(entry, cached)
             cached.seconds = round(time.monotonic() - t0, 2)
             return cached
-        early = _preflight(run, base.commit)
-        if early is not None:
-            # The series changes a function the target lacks: no worktree (25-60 s) is needed
-            # to say so.
-            applied = Applied(result="obsolete", tree=tree.name, tree_version=tree.version,
-                              repo=str(tree.path), base=base, base_commit=base.commit,
-                              patched_commit=None, worktree=None, branch=None, obsolete=early,
-                              series=[f"{label(p)} {p.subject}" for p in run.patches],
-                              seconds=round(time.monotonic() - t0, 2))
-            store.save(entry, applied)
-            return applied
         run.wt = entry / "worktree"
         branch = f"kpatchkit/{amod.slug(run.patches[-1].subject)}-{key[:8]}"
         run.base_commit = base.commit
@@ -375,7 +523,7 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
             amod.add_worktree(tree.path, run.wt, branch, base.commit)
             info(f"apply: worktree ready in {time.monotonic() - t0:.1f} s")
             _apply_all(run, applied)
-            info(f"apply: {applied.result} in {time.monotonic() - t0:.1f} s")
+            applied.evidence = run.evidence + applied.evidence
             applied.commits = run.commits
             applied.notes = run.notes + [f"drift rule {d['id']}: "
                                          f"{'applies' if d['applies'] else 'not needed'} "
@@ -385,6 +533,8 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
                 applied.compile = run.compile(applied.patched_commit)
             elif applied.result in ("applied", "ported"):
                 applied.compile = CompileCheck(status="skipped", note="compile=False")
+            _symbols_verdict(run, applied)
+            info(f"apply: {applied.result} in {time.monotonic() - t0:.1f} s")
             applied.seconds = round(time.monotonic() - t0, 2)
             store.save(entry, applied)
             done = True
@@ -398,21 +548,16 @@ def _apply_all(run: _Run, applied: Applied) -> None:
     for p in run.patches:
         try:
             run.apply_patch(p)
-        except port.Obsolete as exc:
-            applied.result = "obsolete"
-            applied.obsolete = _obsolete_info(run, p, exc)
-            applied.commits = run.commits
+        except PatchStop as stop:
+            _stop(run, applied, stop)
             return
         except port.PortFailure as exc:
-            applied.result = "failed"
+            applied.result = "conflict"
             applied.failure = {"patch": label(p), "subject": p.subject, "file": exc.file,
                                "hunk": exc.hunk, "reason": exc.reason}
+            applied.evidence.append(Evidence(kind="hunk-conflict", patch=label(p),
+                                             file=exc.file, hunk=exc.hunk or None,
+                                             text=exc.reason))
             applied.commits = run.commits
             return
-    applied.drift_rules = run.port_commit()
-    if applied.drift_rules:
-        applied.port_diff = g.out(run.wt, "show", "--format=", "--no-color", "HEAD") + "\n"
-    if any(c.method not in ("am", "already-applied") for c in run.commits):
-        applied.result = "ported"
-    applied.patched_commit = amod.head(run.wt)
-    applied.missing_symbols = run.missing_symbols(applied.patched_commit)
+    _decide(run, applied)

@@ -116,7 +116,7 @@ def _trimmed(lines: list[str], lead: int, trail: int) -> list[str]:
     return out
 
 
-def _apply_context(lines: list[str], hunk: Hunk, spell: Spell | None, lo: int = 0,
+def apply_context(lines: list[str], hunk: Hunk, spell: Spell | None, lo: int = 0,
                    hi: int | None = None, fuzz: int = 0) -> bool:
     """Apply the hunk where its preimage occurs exactly once in ``lines[lo:hi]``."""
     body = _body_lines(hunk)
@@ -135,6 +135,9 @@ def _apply_context(lines: list[str], hunk: Hunk, spell: Spell | None, lo: int = 
         if len(hits) > 1:
             return False
     return False
+
+
+find_block = _find_block  # public name for outcome.py
 
 
 def _complete(text_lines: list[str]) -> dict[str, cfunc.FunctionSpan]:
@@ -172,14 +175,14 @@ def _drop_blank_after(lines: list[str], idx: int) -> None:
         del lines[idx]
 
 
-def _enclosing_name(hunk: Hunk, old: list[str]) -> str | None:
+def enclosing_name(hunk: Hunk, old: list[str]) -> str | None:
     """The function a hunk's changes sit in: an unfinished definition in the hunk, else the
     function named in the ``@@ ... @@ section`` (git's funcname line before the hunk)."""
     open_spans = [sp for sp in cfunc.scan("\n".join(old) + "\n") if not sp.complete]
     if open_spans:
         return open_spans[-1].name
-    found = cfunc.scan(hunk.section + "\n{\n}\n") if hunk.section else []
-    return found[0].name if found else None
+    # git's funcname line is often a statement, a label or a struct: only a declarator counts
+    return cfunc.heading_function(hunk.section) if hunk.section else None
 
 
 def _apply_functions(lines: list[str], path: str, index: int, hunk: Hunk,
@@ -267,12 +270,12 @@ def _apply_functions(lines: list[str], path: str, index: int, hunk: Hunk,
     if (left_old or left_new) and not methods:
         # The hunk edits inside one function: find that function in the target by name and
         # apply the hunk within its span, dropping up to 3 context lines at each end.
-        name = _enclosing_name(hunk, old)
+        name = enclosing_name(hunk, old)
         if name:
             t = target().get(name)
             if t is None:
                 raise Obsolete(path, name)
-            if _apply_context(lines, hunk, spell, t.start - 1, t.end, fuzz=3):
+            if apply_context(lines, hunk, spell, t.start - 1, t.end, fuzz=3):
                 return HunkOutcome(path, index, "function-context", [name])
     if left_old or left_new:
         where = sorted(left_old)[:1] or sorted(left_new)[:1]
@@ -298,7 +301,7 @@ def reanchor_file(target_text: str, fd: FileDiff,
     outcomes = []
     for index, hunk in enumerate(fd.hunks, 1):
         old, new = hunk_sides(hunk)
-        if _apply_context(lines, hunk, spell):
+        if apply_context(lines, hunk, spell):
             outcomes.append(HunkOutcome(fd.path, index, "context"))
             continue
         outcomes.append(_apply_functions(lines, fd.path, index, hunk, old, new, spell))

@@ -21,6 +21,12 @@ _NOT_NAMES = frozenset({
     "__diag_ignore", "__alloc_size", "__malloc", "__nonstring", "__counted_by", "__free",
     "__cleanup", "__rcu", "asm", "__asm__", "typeof", "__typeof__", "sizeof", "alignof",
 })
+# C words that can stand before "(" in a statement but never name a defined function.
+_STATEMENT_WORDS = frozenset({
+    "if", "for", "while", "switch", "return", "sizeof", "do", "else", "case", "goto",
+    "typeof", "__typeof__", "defined", "likely", "unlikely", "alignof", "_Static_assert",
+})
+_STATEMENT_HEAD = re.compile(r"^\W*(?:else\s+)?(?:" + "|".join(_STATEMENT_WORDS) + r")\b")
 _IDENT_CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _NOT_FUNCTION_HEAD = re.compile(r"^\s*(?:typedef\b|(?:static\s+|const\s+)*(?:struct|union|enum)\s+"
                                 r"\w*\s*$)")
@@ -119,6 +125,8 @@ def _declarator_name(decl: str) -> str | None:
         return None
     if re.search(r"\b(?:struct|union|enum)\s+\w*\s*$", decl):
         return None
+    if _STATEMENT_HEAD.match(decl):
+        return None  # "if (x) {", "} else if (foo(y)) {" in a hunk's text: a statement
     for m in _IDENT_CALL.finditer(decl):
         if m.group(1) not in _NOT_NAMES and not m.group(1).isupper():
             return m.group(1)
@@ -212,4 +220,38 @@ def function_at(text: str, line: int) -> FunctionSpan | None:
     for span in scan(text):
         if span.start <= line <= span.end:
             return span
+    return None
+
+
+_HEADING = re.compile(r"^(?P<before>[A-Za-z_][\w\s\*]*?[\s\*])?(?P<name>[A-Za-z_]\w*)\s*"
+                      r"\((?P<params>.*)$")
+
+
+def heading_function(section: str) -> str | None:
+    """The function a diff hunk's ``@@ ... @@ section`` names, if it is a definition's declarator.
+
+    git puts the nearest "funcname" line there: often ``static int foo(struct kvm *kvm)``, but
+    also ``if (...)``, a label, a ``struct x {`` line or a macro. Only a declarator counts:
+    ``[type words] name(params`` (git may cut the line), not a keyword, no ``=``, no ``;`` at
+    the end, and with no type before the name only when the parameters read as declarations
+    (``foo(struct kvm *kvm, int level)``, not the call ``foo(kvm, level)``).
+    """
+    text = " ".join(section.split())
+    if not text or text.startswith("#") or "=" in text.replace("==", "") or text.endswith(";"):
+        return None
+    m = _HEADING.match(text)
+    if not m:
+        return None
+    name, before, params = m.group("name"), (m.group("before") or "").split(), m.group("params")
+    if name in _STATEMENT_WORDS or name in _NOT_NAMES or name.isupper():
+        return None
+    if any(w in _STATEMENT_WORDS for w in before):
+        return None
+    if before:
+        return name
+    # No return type on this line (it was on the line above): the parameters must be
+    # declarations, e.g. "__is_rsvd_bits_set(struct rsvd_bits_validate *rsvd_check, u64 pte".
+    first = params.split(",")[0].strip().rstrip(")").strip()
+    if first in ("void", "...") or len(first.replace("*", " * ").split()) >= 2:
+        return name
     return None
