@@ -83,10 +83,19 @@ class ScenarioOutcome(Record):
     expect_patched: Bound | None = None
     base_result: str = ""  # the test's pass/fail/skip/error/timeout on each kernel
     patched_result: str = ""
-    # reproduced | not-reproduced | control-ok | control-changed | no-data | failed
+    # reproduced | not-reproduced | control-ok | control-changed | passed | regressed |
+    # skipped | no-data | failed
     outcome: str = "no-data"
     reason: str = ""
     is_claim: bool = True  # False for controls (expected equal on both kernels)
+    # What the scenario is for this patch: "claim" (the reference series' or --expect's figure
+    # on the patched kernel), "regression" (no claim: patched must not exceed base beyond the
+    # tolerance), "control" or "correctness".
+    check: str = "claim"
+    claim: str = ""  # the report's claim column: "no claim", "reference series: <= 1.05", ...
+    claim_status: str = ""  # reproduced | not-reproduced | no-claim ("" for controls)
+    tolerance: float | None = None  # regression checks: the rise over base allowed
+    tolerance_basis: str = ""  # where the tolerance comes from (measured spread or data)
 
 
 @dataclass
@@ -105,11 +114,13 @@ class StageRun(Record):
 class Verdict(Record):
     """The one-line answer and the exit code CI gates on (0 clean, 1 patch, 2 input, 3 infra)."""
 
-    status: str = "incomplete"  # clean | findings | failures | obsolete | bad-input | infra
+    # clean | findings | failures | bad-input | infra, or the apply outcome the review stopped
+    # at: already-applied | needs-prereq | not-applicable | conflict (old records: obsolete)
+    status: str = "incomplete"
     exit_code: int = 3
     headline: str = ""
     reasons: list[str] = field(default_factory=list)
-    claim: str = "unknown"  # reproduced | not-reproduced | partly | unknown
+    claim: str = "unknown"  # reproduced | not-reproduced | partly | no-claim | unknown
     new_findings: int = 0
     introduced_failures: int = 0
 
@@ -135,6 +146,11 @@ class ReviewResult(Record):
     excerpts: dict[str, list[list[Any]]] = field(default_factory=dict)
     stages: list[StageRun] = field(default_factory=list)
     verdict: Verdict = field(default_factory=Verdict)
+    # The patch's own expectations (`review --expect SCENARIO=VALUE`), as given.
+    expect: dict[str, str] = field(default_factory=dict)
+    # Whose claim the scenarios are judged against (see report/data/expectations.toml):
+    # {kind: reference | expect | none, reference, source, matched, claim, tolerance, reason}.
+    claim_basis: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 

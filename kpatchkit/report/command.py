@@ -12,6 +12,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="a review's output directory (holding review.json), or the file")
     parser.add_argument("-o", "--out", metavar="DIR",
                         help="write the files here instead of RUN_DIR")
+    parser.add_argument("--expect", action="append", default=[], metavar="SCENARIO=VALUE",
+                        help="judge with the patch's own claim instead of the review's "
+                             "(faults per COW write on the patched kernel; repeatable)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -33,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         result = load_review(path)
     except (json.JSONDecodeError, TypeError, KeyError) as exc:
         raise KpatchkitError(f"{path} is not a kpatchkit review record ({exc})") from exc
+    if args.expect:
+        from kpatchkit.review.command import check_expect
+
+        result.expect = check_expect(args.expect)
     finalize(result)
     out = Path(args.out) if args.out else path.parent
     paths = write_reports(result, out)

@@ -14,6 +14,7 @@ import jinja2
 
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report import chart
+from kpatchkit.report.judge import stops_after_apply
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -165,6 +166,22 @@ def _splats(result: ReviewResult) -> list[dict[str, Any]]:
     return out
 
 
+def _evidence(applied: dict[str, Any]) -> list[dict[str, Any]]:
+    """Apply's evidence records with their location as one 'file:function:line' text."""
+    out = []
+    for e in applied.get("evidence") or []:
+        e = e if isinstance(e, dict) else {"text": str(e)}
+        where = ":".join(str(e[k]) for k in ("file", "function", "line") if e.get(k))
+        if e.get("hunk"):
+            where += f" (hunk {e['hunk']})"
+        out.append({"kind": str(e.get("kind") or "evidence"), "text": str(e.get("text") or ""),
+                    "patch": str(e.get("patch") or ""), "where": where,
+                    "commit": str(e.get("commit") or ""),
+                    "hunk_text": str(e.get("hunk_text") or ""),
+                    "target_text": str(e.get("target_text") or "")})
+    return out
+
+
 def _context(result: ReviewResult) -> dict[str, Any]:
     analysis = result.analysis or {}
     findings = [_finding(f, result.excerpts) for f in result.findings()]
@@ -183,6 +200,9 @@ def _context(result: ReviewResult) -> dict[str, Any]:
         "compile": applied.get("compile") or {},
         "commits": applied.get("commits") or [],
         "drift_rules": applied.get("drift_rules") or [],
+        "evidence": _evidence(applied),
+        "stopped": stops_after_apply(applied),
+        "basis": result.claim_basis or {},
         "findings_new": [f for f in findings if f["status"] == "new"],
         "findings_fixed": [f for f in findings if f["status"] == "fixed"],
         "findings_unchanged": [f for f in findings if f["status"] not in ("new", "fixed")],

@@ -1,14 +1,23 @@
 """From stage outputs to per-scenario outcomes and the review's verdict.
 
 Nothing here is hard-coded about the reference patch: a scenario's expectations come from the
-gen-tests data (its ``expectations`` object), the measured numbers from the run stage's results.
+gen-tests data (its ``expectations`` object), the measured numbers from the run stage's results,
+and whose claim those expectations are from ``data/expectations.toml``. For the reference series
+(or a scenario the user gave ``--expect`` for) a scenario is a claim; for any other patch it is a
+regression check: patched must not exceed base beyond the base's spread.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+from kpatchkit.errors import KpatchkitError
+from kpatchkit.records.applied import RESULT_EXIT, STOPS_AFTER_APPLY
 from kpatchkit.records.review import Bound, ReviewResult, ScenarioOutcome, Verdict
 
 METRIC = "faults_per_cow_write"
@@ -94,6 +103,122 @@ def parse_expectations(exp: Any, metric: str = METRIC) -> dict[str, Bound]:
     return out
 
 
+DATA = Path(__file__).with_name("data") / "expectations.toml"
+
+
+@cache
+def expectation_data(path: Path = DATA) -> dict[str, Any]:
+    """The reference series and the regression tolerance (``data/expectations.toml``)."""
+    return tomllib.loads(path.read_text())
+
+
+def _norm_subject(text: str) -> str:
+    text = re.sub(r"^\s*(\[[^\]]*\]\s*)+", "", str(text or ""))
+    return " ".join(text.split()).lower()
+
+
+def parse_expect(items: list[str] | dict[str, Any] | None) -> dict[str, Bound]:
+    """``--expect SCENARIO=VALUE`` (repeatable) as {scenario: Bound} for the patched kernel.
+
+    VALUE is a number of faults per COW write (about it, within 10%), or "<=x", ">=x", "~x".
+    Bad syntax is a KpatchkitError (exit 2); which scenarios exist is the caller's check.
+    """
+    pairs = list(items.items()) if isinstance(items, dict) else []
+    for item in items if isinstance(items, list) else []:
+        name, sep, value = str(item).partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_]+", name.strip()):
+            raise KpatchkitError(f"--expect {item!r}: give SCENARIO=VALUE, "
+                                 "e.g. cow_anon_thp_off=1.0")
+        pairs.append((name.strip(), value.strip()))
+    out: dict[str, Bound] = {}
+    for name, value in pairs:
+        bound = parse_bound(value) if isinstance(value, str) else None
+        if bound is None:
+            raise KpatchkitError(f"--expect {name}={value}: VALUE must be faults per COW write, "
+                                 "a number such as 1.0 or a bound such as '<=1.05'")
+        out[name] = bound
+    return out
+
+
+@dataclass
+class ClaimBasis:
+    """Whose claim the scenarios are judged against in one review."""
+
+    kind: str = "none"  # reference | expect | none
+    reference: dict[str, Any] = field(default_factory=dict)  # data's [reference], when it applies
+    matched: str = ""  # what identified the reference series
+    expect: dict[str, Bound] = field(default_factory=dict)  # the user's, per scenario
+    tolerance: float = 0.1
+    reason: str = ""
+    per_scenario: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def tolerance_for(self, scenario: str) -> tuple[float, str]:
+        """The allowed rise over base for a scenario with one sample, and why."""
+        own = self.per_scenario.get(scenario) or {}
+        return (float(own.get("tolerance", self.tolerance)),
+                " ".join(str(own.get("reason", self.reason)).split()))
+
+    def to_json(self) -> dict[str, Any]:
+        """What the review record keeps (``ReviewResult.claim_basis``)."""
+        out: dict[str, Any] = {"kind": self.kind, "tolerance": self.tolerance,
+                               "reason": " ".join(self.reason.split())}
+        if self.reference:
+            out.update(reference=self.reference.get("name", ""),
+                       source=self.reference.get("source", ""), matched=self.matched,
+                       claim=" ".join(str(self.reference.get("claim", "")).split()))
+        if self.expect:
+            out["expect"] = {k: b.describe() for k, b in self.expect.items()}
+        return out
+
+
+def reference_match(result: ReviewResult, data: dict[str, Any] | None = None) -> str:
+    """What identifies the reviewed series as the reference series ('' if it is not)."""
+    ref = (data or expectation_data()).get("reference") or {}
+    ids = {str(m).strip("<>") for m in ref.get("message_ids") or []}
+    subjects = {_norm_subject(s) for s in ref.get("subjects") or []}
+    for p in result.series.patches:
+        if p.message_id and p.message_id.strip("<>") in ids:
+            return f"Message-ID <{p.message_id.strip('<>')}>"
+        if subjects and _norm_subject(p.subject) in subjects:
+            return f"subject \"{p.subject}\""
+    return ""
+
+
+def claim_basis(result: ReviewResult, data: dict[str, Any] | None = None) -> ClaimBasis:
+    """Decide, from data and the user's --expect, whose claim this review judges."""
+    data = data or expectation_data()
+    reg = data.get("regression") or {}
+    basis = ClaimBasis(tolerance=float(reg.get("tolerance", 0.1)),
+                       reason=str(reg.get("reason", "")),
+                       per_scenario=dict(reg.get("scenario") or {}),
+                       expect=parse_expect(result.expect))
+    basis.matched = reference_match(result, data)
+    if basis.matched:
+        basis.kind, basis.reference = "reference", dict(data.get("reference") or {})
+    elif basis.expect:
+        basis.kind = "expect"
+    return basis
+
+
+def _samples(results: list[dict[str, Any]], kernel: str, test: dict[str, Any],
+             metric: str) -> list[float]:
+    """Every figure the run measured for a scenario on one kernel (repeats, or a samples list)."""
+    names = {str(test.get("name", "")), str(test.get("scenario", ""))}
+    out: list[float] = []
+    for r in results:
+        name = str(r.get("test", ""))
+        if r.get("kernel") != kernel or (name not in names
+                                         and name.rsplit("/", 1)[-1] not in names):
+            continue
+        listed = (r.get("metrics") or {}).get(f"{metric}_samples") or r.get(f"{metric}_samples")
+        if isinstance(listed, list):
+            out += [float(v) for v in listed if isinstance(v, (int, float))]
+        else:
+            v = _metric(r, metric)
+            out += [v] if v is not None else []
+    return out
+
+
 def _is_control(test: dict[str, Any], bounds: dict[str, Bound]) -> bool:
     exp = test.get("expectations")
     if isinstance(exp, dict) and (exp.get("control") or exp.get("kind") == "control"):
@@ -127,18 +252,52 @@ def _metric(result: dict | None, metric: str) -> float | None:
         return None
 
 
+def _check_of(test: dict[str, Any], bounds: dict[str, Bound], basis: ClaimBasis | None
+              ) -> tuple[str, dict[str, Bound], str]:
+    """(check, bounds to judge by, claim column) for one scenario in this review."""
+    name = str(test.get("name", ""))
+    sid = str(test.get("scenario") or name)
+    user = None
+    if basis is not None:
+        user = next((basis.expect[k] for k in (sid, name, name.removesuffix("_test"))
+                     if k in basis.expect), None)
+    if _is_control(test, bounds):
+        return "control", bounds, "control (expected equal on both kernels)"
+    if user is not None:
+        return "claim", {"patched": user}, f"--expect: patched {user.describe()}"
+    if not bounds:
+        return "correctness", bounds, "correctness only"
+    patched = bounds["patched"].describe() if bounds.get("patched") else "any"
+    if basis is None:
+        return "claim", bounds, f"scenario data: patched {patched}"
+    if basis.kind == "reference":
+        return "claim", bounds, f"reference series: patched {patched}"
+    return "regression", {}, "no claim"
+
+
 def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
-                   metric: str = METRIC) -> ScenarioOutcome:
-    """Judge one generated scenario from the two kernels' results and its expectations."""
-    bounds = parse_expectations(test.get("expectations"), metric)
+                   metric: str = METRIC, basis: ClaimBasis | None = None) -> ScenarioOutcome:
+    """Judge one generated scenario from the two kernels' results and its expectations.
+
+    ``basis`` says whose claim the review judges (see ``claim_basis``); without it the
+    scenario data's bounds are applied as they are.
+    """
+    check, bounds, claim = _check_of(test, parse_expectations(test.get("expectations"), metric),
+                                     basis)
     rb, rp = _result_for(results, "base", test), _result_for(results, "patched", test)
     out = ScenarioOutcome(
         scenario=str(test.get("scenario") or test.get("name")), test=str(test.get("name", "")),
         metric=metric, base=_metric(rb, metric), patched=_metric(rp, metric),
         expect_base=bounds.get("base"), expect_patched=bounds.get("patched"),
         base_result=(rb or {}).get("result", ""), patched_result=(rp or {}).get("result", ""),
-        is_claim=not _is_control(test, bounds),
+        is_claim=check in ("claim", "regression"), check=check, claim=claim,
+        claim_status="no-claim" if check == "regression" else "",
     )
+    if check == "regression":
+        out.tolerance, out.tolerance_basis = _tolerance(basis, out.scenario, results, test,
+                                                        metric)
+        if out.base is not None:
+            out.expect_patched = Bound(max=round(out.base + out.tolerance, 4))
     if rp is None or rb is None:
         out.outcome, out.reason = "no-data", "the test has no result on " + (
             "either kernel" if rp is None and rb is None else ("base" if rb is None else "patched"))
@@ -157,7 +316,7 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
         why = (rp.get("reason") or rb.get("reason") or _skip_reason(rp) or _skip_reason(rb))
         out.reason = "skipped" + (f": {why}" if why else "") + " (no figure to judge)"
         return out
-    if not bounds:
+    if check == "correctness":
         # A correctness scenario: the TAP results alone decide, and both kernels passed.
         out.outcome, out.is_claim = "passed", False
         out.reason = "correctness only (no fault expectation); passed on both kernels"
@@ -165,10 +324,12 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
     if out.base is None or out.patched is None:
         out.outcome, out.reason = "no-data", f"{metric} missing from the results"
         return out
+    seen = f"base {out.base:.2f}, patched {out.patched:.2f}"
+    if check == "regression":
+        return _judge_regression(out, results, test, metric, seen)
     ok_b = out.expect_base.contains(out.base) if out.expect_base else True
     ok_p = out.expect_patched.contains(out.patched) if out.expect_patched else True
-    seen = f"base {out.base:.2f}, patched {out.patched:.2f}"
-    if not out.is_claim:
+    if check == "control":
         out.outcome = "control-ok" if ok_b and ok_p else "control-changed"
         out.reason = f"{seen}; expected {_describe(out)}"
         return out
@@ -178,6 +339,44 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
         out.outcome = "not-reproduced"
         side = [k for k, ok in (("base", ok_b), ("patched", ok_p)) if not ok]
         out.reason = f"{seen}; expected {_describe(out)} ({' and '.join(side)} outside)"
+    out.claim_status = out.outcome
+    return out
+
+
+def _tolerance(basis: ClaimBasis | None, scenario: str, results: list[dict[str, Any]],
+               test: dict[str, Any], metric: str) -> tuple[float, str]:
+    """The rise over base a regression check allows: the base's measured spread when the run
+    has several samples, else the data's tolerance for one sample (with its reason)."""
+    basis = basis or ClaimBasis()
+    samples = _samples(results, "base", test, metric)
+    if len(samples) > 1:
+        spread = round(max(samples) - min(samples), 4)
+        floor = float((expectation_data().get("regression") or {}).get("min_tolerance", 0.0))
+        why = f"the base kernel's spread over {len(samples)} samples"
+        if spread < floor:
+            return floor, why + f" ({spread:g}) raised to the floor {floor:g}"
+        return spread, why
+    tol, reason = basis.tolerance_for(scenario)
+    return tol, "one sample per kernel: " + reason if reason else "one sample per kernel"
+
+
+def _judge_regression(out: ScenarioOutcome, results: list[dict[str, Any]],
+                      test: dict[str, Any], metric: str, seen: str) -> ScenarioOutcome:
+    """Regression check: patched must not exceed base by more than the tolerance."""
+    base_s = _samples(results, "base", test, metric) or [out.base or 0.0]
+    patched_s = _samples(results, "patched", test, metric) or [out.patched or 0.0]
+    base, patched = sum(base_s) / len(base_s), sum(patched_s) / len(patched_s)
+    if len(base_s) > 1 or len(patched_s) > 1:
+        seen = f"base {base:.2f}, patched {patched:.2f} (means)"
+    tol = out.tolerance or 0.0
+    limit = base + tol
+    if patched <= limit + 1e-9:
+        out.outcome = "passed"
+        out.reason = f"{seen}; not worse than base (patched <= base + {tol:g})"
+    else:
+        out.outcome = "regressed"
+        out.reason = (f"{seen}; worse than base: patched exceeds base by "
+                      f"{patched - base:.2f}, more than the {tol:g} allowed")
     return out
 
 
@@ -191,21 +390,29 @@ def _skip_reason(result: dict[str, Any]) -> str:
 
 
 def _describe(o: ScenarioOutcome) -> str:
+    if o.check == "regression":
+        return f"patched <= base + {o.tolerance:g}"
     b = o.expect_base.describe() if o.expect_base else "any"
     p = o.expect_patched.describe() if o.expect_patched else "any"
     return f"base {b}, patched {p}"
 
 
-def judge_scenarios(tests: list[dict[str, Any]], results: list[dict[str, Any]]
-                    ) -> list[ScenarioOutcome]:
+def judge_scenarios(tests: list[dict[str, Any]], results: list[dict[str, Any]],
+                    basis: ClaimBasis | None = None) -> list[ScenarioOutcome]:
     """Judge every generated scenario."""
-    return [judge_scenario(t, results) for t in tests]
+    return [judge_scenario(t, results, basis=basis) for t in tests]
 
 
 def claim_status(scenarios: list[ScenarioOutcome]) -> str:
-    """reproduced | partly | not-reproduced | unknown over the claim (non-control) scenarios."""
+    """reproduced | partly | not-reproduced | no-claim | unknown over the claim scenarios.
+
+    ``no-claim``: no scenario carries a claim for this patch, they are regression checks.
+    """
     claims = [s for s in scenarios if s.is_claim and s.outcome in ("reproduced", "not-reproduced")]
     if not claims:
+        if any(s.check == "regression" for s in scenarios) and not any(
+                s.check == "claim" for s in scenarios):
+            return "no-claim"
         return "unknown"
     good = sum(s.outcome == "reproduced" for s in claims)
     if good == len(claims):
@@ -268,22 +475,108 @@ def introduced_failures(result: ReviewResult) -> list[str]:
     return out
 
 
+# Stored apply results from before the six outcomes: their names today.
+LEGACY_RESULTS = {"obsolete": "not-applicable", "failed": "conflict"}
+
+
+def apply_outcome(applied: dict[str, Any] | None) -> str:
+    """The apply result under its current name ('' when apply did not run)."""
+    res = str((applied or {}).get("result") or "")
+    return LEGACY_RESULTS.get(res, res)
+
+
+def stops_after_apply(applied: dict[str, Any] | None) -> bool:
+    """True when the apply outcome leaves nothing to analyse, build or run."""
+    return apply_outcome(applied) in STOPS_AFTER_APPLY
+
+
+def _where(ev: dict[str, Any]) -> str:
+    """'mmu.c:set_nx_huge_pages:6700' from an evidence record's location fields."""
+    parts = [Path(str(ev["file"])).name] if ev.get("file") else []
+    parts += [str(ev["function"])] if ev.get("function") else []
+    parts += [str(ev["line"])] if ev.get("line") else []
+    return ":".join(parts)
+
+
+def evidence_lines(applied: dict[str, Any] | None) -> list[str]:
+    """One line per apply evidence record, as the verdict and summary list them."""
+    out = []
+    for ev in (applied or {}).get("evidence") or []:
+        if not isinstance(ev, dict):
+            out.append(str(ev))
+            continue
+        text = str(ev.get("text") or ev.get("kind") or "")
+        where = _where(ev)
+        line = f"[{ev.get('kind')}] " if ev.get("kind") else ""
+        line += f"patch {ev['patch']}: " if ev.get("patch") and str(ev["patch"]) not in text \
+            else ""
+        line += text
+        line += f" ({where})" if where and where not in text else ""
+        line += f", commit {str(ev['commit'])[:12]}" if ev.get("commit") else ""
+        out.append(line)
+    return out
+
+
+def _obsolete_text(applied: dict[str, Any]) -> str:
+    obs = applied.get("obsolete")
+    if isinstance(obs, dict):
+        what = f"{obs.get('function')}() is gone"
+        what += f" from {obs['file']}" if obs.get("file") else ""
+        what += f" (removed by {obs['removed_by']})" if obs.get("removed_by") else ""
+        return what
+    return str(obs or "the patched code is gone")
+
+
+def _stop_verdict(applied: dict[str, Any]) -> Verdict:
+    """The verdict of a review that stopped after apply: the outcome and its evidence."""
+    outcome = apply_outcome(applied)
+    evidence = [e for e in applied.get("evidence") or [] if isinstance(e, dict)]
+    # The most precise place first: a function and line, then any location.
+    located = sorted((e for e in evidence if _where(e)),
+                     key=lambda e: (not (e.get("function") and e.get("line")), not e.get("line")))
+    where = _where(located[0]) if located else ""
+    at = f" ({where})" if where else ""
+    v = Verdict(status=outcome, exit_code=RESULT_EXIT.get(outcome, 1))
+    missing = ", ".join(map(str, applied.get("missing_parts") or []))
+    if outcome == "already-applied":
+        v.headline = f"Already applied: the tree has this change{at}"
+    elif outcome == "needs-prereq":
+        v.headline = (f"Needs a prerequisite: part {missing} of the series is missing"
+                      if missing else "Needs a prerequisite the tree does not have") + at
+    elif outcome == "not-applicable" and applied.get("obsolete"):
+        obs = applied["obsolete"]
+        fn = f" ({obs.get('function')}() no longer exists)" if isinstance(obs, dict) else ""
+        v.headline = f"Not applicable to this tree: the code it changes is gone{fn}"
+    elif outcome == "not-applicable":
+        v.headline = f"Not applicable to this tree: it needs code the tree does not have{at}"
+    else:
+        v.headline = f"Conflict: the code the patch changes differs in this tree{at}"
+    reasons = []
+    if applied.get("obsolete"):
+        reasons.append(f"obsolete on this tree: {_obsolete_text(applied)}")
+    if missing:
+        reasons.append(f"missing part(s) of the series: {missing}")
+    failure = applied.get("failure")
+    if isinstance(failure, dict) and failure.get("reason") and not evidence:
+        reasons.append(f"{failure.get('file', '')}: {failure['reason']}".lstrip(": "))
+    reasons += evidence_lines(applied)
+    reasons.append("review stopped after apply: nothing to analyse, build or run")
+    v.reasons = reasons
+    return v
+
+
 def compute_verdict(result: ReviewResult) -> Verdict:
     """Decide the verdict and exit code from the stage outcomes and the judged scenarios."""
-    v = Verdict()
     failed = [s for s in result.stages if s.status == "failed"]
     applied = result.applied or {}
+    if stops_after_apply(applied) and not failed:
+        return _stop_verdict(applied)
+    v = Verdict()
     v.new_findings = len(result.findings("new"))
     v.claim = claim_status(result.scenarios)
     reasons: list[str] = []
-    if applied.get("result") == "obsolete" or applied.get("obsolete"):
-        obs = applied.get("obsolete")
-        if isinstance(obs, dict):
-            what = f"{obs.get('function')}() is gone"
-            what += f" (removed by {obs['removed_by']})" if obs.get("removed_by") else ""
-        else:
-            what = obs or "the patched code is gone"
-        reasons.append(f"obsolete on this tree: {what}")
+    if applied.get("obsolete"):
+        reasons.append(f"obsolete on this tree: {_obsolete_text(applied)}")
     if applied and (applied.get("compile") or {}).get("ok") is False:
         reasons.append("the ported series does not compile")
     if v.new_findings:
@@ -291,7 +584,7 @@ def compute_verdict(result: ReviewResult) -> Verdict:
     introduced = introduced_failures(result)
     broken = [s for s in result.scenarios if s.outcome == "failed"
               and s.base_result not in BAD_RESULTS]
-    changed = [s for s in result.scenarios if s.outcome == "control-changed"]
+    changed = [s for s in result.scenarios if s.outcome in ("control-changed", "regressed")]
     regress = [s for s in result.scenarios if s.outcome == "not-reproduced" and s.expect_patched
                and s.patched is not None and not s.expect_patched.contains(s.patched)]
     introduced += [f"{s.scenario}: {s.reason}" for s in broken + changed + regress
@@ -308,19 +601,16 @@ def compute_verdict(result: ReviewResult) -> Verdict:
         worst = max(failed, key=lambda s: s.exit_code)
         v.exit_code = worst.exit_code if worst.exit_code in (1, 2, 3) else 3
         v.status = {1: "failures", 2: "bad-input", 3: "infra"}[v.exit_code]
-        if applied.get("result") == "obsolete":
-            v.status, v.exit_code = "obsolete", 1
         v.reasons = [f"{s.name}: {s.error}" for s in failed] + reasons
         v.headline = {
             "bad-input": f"Bad input: the review stopped at {worst.name}",
             "infra": f"Infrastructure failure at {worst.name}: no verdict on the patch",
             "failures": "The patch breaks the build or the tests",
-            "obsolete": "The patch does not apply to this tree: the code it changes is gone",
         }[v.status]
         return v
-    if applied.get("result") == "obsolete" or applied.get("obsolete"):
-        v.status, v.exit_code = "obsolete", 1
-        v.headline = "Obsolete on this tree: the code the patch changes is gone"
+    if applied.get("obsolete"):
+        v.status, v.exit_code = "not-applicable", 1
+        v.headline = "Not applicable to this tree: the code it changes is gone"
     elif v.new_findings or introduced or reasons:
         v.status = "findings" if v.new_findings and not introduced else "failures"
         v.exit_code = 1
@@ -335,6 +625,11 @@ def compute_verdict(result: ReviewResult) -> Verdict:
             v.headline += ", claim reproduced"
         elif v.claim in ("partly", "not-reproduced"):
             v.headline += f", claim {v.claim.replace('-', ' ')}"
+        elif v.claim == "no-claim":
+            checks = [s for s in result.scenarios if s.check == "regression"
+                      and s.outcome == "passed"]
+            v.headline += (f", no COW claim: {len(checks)} regression check(s) passed"
+                           if checks else ", no COW claim")
         skipped = [s.name for s in result.stages if s.status == "skipped"]
         if skipped:
             v.headline += f" (not run: {', '.join(skipped)})"
@@ -344,6 +639,8 @@ def compute_verdict(result: ReviewResult) -> Verdict:
 
 def finalize(result: ReviewResult) -> ReviewResult:
     """Fill in the scenario outcomes and the verdict (idempotent)."""
-    result.scenarios = judge_scenarios(result.tests, result.results())
+    basis = claim_basis(result)
+    result.claim_basis = basis.to_json()
+    result.scenarios = judge_scenarios(result.tests, result.results(), basis)
     result.verdict = compute_verdict(result)
     return result

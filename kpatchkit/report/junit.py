@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from kpatchkit.records.review import ReviewResult
+from kpatchkit.report.judge import apply_outcome, evidence_lines
 
 _BAD = {"fail": "failure", "error": "error", "timeout": "error"}
 
@@ -65,12 +66,16 @@ def render_junit(result: ReviewResult) -> str:
         s.case("apply", "kpatchkit.apply", error=err.error if err and err.error else None,
                skipped=None if err and err.error else "apply did not run")
     else:
-        res = applied.get("result", "?")
-        fail = None
-        if res in ("obsolete", "failed", "conflict"):
-            fail = f"apply result: {res}: {applied.get('obsolete') or ''}".strip(": ")
+        res = apply_outcome(applied) or "?"
+        fail = err = None
+        evidence = "\n".join(evidence_lines(applied))
+        if res in ("not-applicable", "conflict"):
+            fail = f"apply result: {res}: {result.verdict.headline}".strip(": ")
+        elif res == "needs-prereq":  # exit 2: the input is incomplete, not the patch wrong
+            err = f"apply result: {res}: {result.verdict.headline}".strip(": ")
         s.case("apply", "kpatchkit.apply", stage.get("apply").seconds if "apply" in stage else 0,
-               failure=fail, out=f"result: {res}")
+               failure=fail, error=err,
+               out=f"result: {res}" + (f"\nevidence:\n{evidence}" if evidence else ""))
         comp = applied.get("compile")
         if comp and comp.get("ok") is None:
             s.case("compile", "kpatchkit.apply",
@@ -124,11 +129,12 @@ def render_junit(result: ReviewResult) -> str:
         suites.append(s)
         for sc in result.scenarios:
             kw: dict[str, str] = {}
-            if sc.outcome in ("failed", "control-changed", "not-reproduced"):
+            if sc.outcome in ("failed", "control-changed", "not-reproduced", "regressed"):
                 kw["failure"] = sc.reason or sc.outcome
             elif sc.outcome in ("no-data", "skipped"):
                 kw["skipped"] = sc.reason or "no data"
-            s.case(sc.scenario, "kpatchkit.scenarios", out=sc.reason, **kw)
+            out = f"[{sc.claim}] {sc.reason}" if sc.claim else sc.reason
+            s.case(sc.scenario, "kpatchkit.scenarios", out=out, **kw)
 
     for s in suites:
         s.close()

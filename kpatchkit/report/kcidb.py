@@ -11,6 +11,7 @@ import hashlib
 from typing import Any
 
 from kpatchkit.records.review import ReviewResult
+from kpatchkit.report.judge import apply_outcome, evidence_lines, stops_after_apply
 
 ORIGIN = "kpatchkit"
 KCIDB_VERSION = {"major": 4, "minor": 3}
@@ -42,12 +43,17 @@ def summary(result: ReviewResult) -> dict[str, Any]:
         "has_new_findings": v.new_findings > 0,
         "introduced_failures": v.introduced_failures,
         "apply_result": (result.applied or {}).get("result"),
+        "apply_evidence": evidence_lines(result.applied),
+        "stopped_after_apply": stops_after_apply(result.applied),
+        "claim_basis": result.claim_basis,
         "faults_per_cow_write": {
             s.scenario: {"base": s.base, "patched": s.patched, "outcome": s.outcome,
                          "control": not s.is_claim,
                          "expected_base": s.expect_base.to_json() if s.expect_base else None,
                          "expected_patched": s.expect_patched.to_json() if s.expect_patched
-                         else None}
+                         else None,
+                         "check": s.check, "claim": s.claim, "claim_status": s.claim_status,
+                         "tolerance": s.tolerance}
             for s in result.scenarios},
         "claims": result.claims,
     }
@@ -83,7 +89,7 @@ def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None)
                                 or (result.series.patches[0].message_id
                                     if result.series.patches else ""))
             co["comment"] = result.series.title
-            co["valid"] = applied.get("result") not in ("obsolete", "failed", None)
+            co["valid"] = apply_outcome(applied) in ("applied", "ported")
         for key in [k for k, val in co.items() if val in ("", None)]:
             del co[key]  # KCIDB omits unknown fields rather than sending empty strings
         checkouts.append(co)

@@ -11,6 +11,7 @@ import textwrap
 from kpatchkit import __version__
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.html import blob_names
+from kpatchkit.report.judge import apply_outcome, evidence_lines, stops_after_apply
 
 
 def _wrap(text: str, width: int, **kw) -> list[str]:
@@ -28,7 +29,11 @@ def _apply_line(result: ReviewResult) -> str:
     if a is None:
         return "not run"
     base = a.get("base") or {}
-    head = str(a.get("result", "?"))
+    head = apply_outcome(a) or "?"
+    if stops_after_apply(a):
+        missing = ", ".join(map(str, a.get("missing_parts") or []))
+        return head + (f" (missing: {missing})" if missing else "") + \
+            "; the review stopped after apply (the evidence is listed above)"
     if not base.get("found"):
         blobs = ", ".join(blob_names(base.get("blobs")))
         head += f" (base {blobs + ' ' if blobs else ''}not in the tree; applied on its HEAD)"
@@ -70,6 +75,19 @@ def _tests_line(result: ReviewResult) -> str:
     return "; ".join(out) + (f" ({result.run.get('accel')})" if result.run.get("accel") else "")
 
 
+def _claim_line(result: ReviewResult) -> str:
+    v, basis = result.verdict, result.claim_basis or {}
+    if stops_after_apply(result.applied):
+        return "not judged: the review stopped after apply"
+    if v.claim == "no-claim":
+        return ("no claim: this is not the reference series, so the COW scenarios are "
+                "regression checks (TDP faults per COW write, base -> patched; patched must "
+                "not exceed base beyond the base's spread)")
+    whose = {"reference": "the reference series' claim", "expect": "the patch's --expect"}
+    text = v.claim.replace("-", " ") + " (TDP faults per COW write, base -> patched"
+    return text + (f"; {whose[basis['kind']]})" if basis.get("kind") in whose else ")")
+
+
 def render_summary(result: ReviewResult, report_name: str = "report.html") -> str:
     """Return the text of the reply."""
     s, v = result.series, result.verdict
@@ -98,21 +116,26 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
                 f"{len(result.findings('unchanged'))} unchanged finding(s); "
                 f"{len(a.get('added_calls') or [])} added call(s) checked")
     rows = [("Apply", _apply_line(result)), ("Analysis", analysis),
-            ("Selftests", _tests_line(result)),
-            ("Claim", v.claim.replace("-", " ") + " (TDP faults per COW write, base -> patched)")]
+            ("Selftests", _tests_line(result)), ("Claim", _claim_line(result))]
     for label, text in rows:
         lines += _wrap(text, 72, initial_indent=f"{label + ':':<11}",
                                subsequent_indent=" " * 11)
     for sc in result.scenarios:
         b = "-" if sc.base is None else f"{sc.base:.2f}"
         p = "-" if sc.patched is None else f"{sc.patched:.2f}"
-        tag = " (control)" if not sc.is_claim else ""
+        tag = {"control": " (control)", "correctness": " (control)",
+               "regression": " (no claim)"}.get(sc.check, "" if sc.is_claim else " (control)")
         lines.append(f"{'':11}{sc.scenario[:34]:<34} {b:>5} -> {p:<5} {sc.outcome}{tag}")
     for c in result.claims:
         stated = c.get("statement") or c.get("claim") or ""
         measured = c.get("measured_detail") or c.get("measured") or "not measured"
         lines += _wrap(f"\"{stated}\": {c.get('verdict', '?')} - {measured}", 72,
                                initial_indent=" " * 11, subsequent_indent=" " * 13)
+    evidence = evidence_lines(result.applied)
+    if evidence and not stops_after_apply(result.applied):
+        lines += ["", "Apply evidence:"]
+        for e in evidence:
+            lines += _wrap(e, 72, initial_indent="  ", subsequent_indent="    ")
     new = result.findings("new")
     if new:
         lines += ["", "New findings:"]

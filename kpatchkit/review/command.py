@@ -1,8 +1,9 @@
 """`kpatchkit review SOURCE --tree NAME`: the whole review, from a patch to a verdict.
 
-Exit codes CI can gate on: 0 clean, 1 findings or test failures introduced by the patch (or the
-patch is obsolete on the tree), 2 bad input, 3 infrastructure failure. The report files are
-written in every case, so a CI job always has something to show.
+Exit codes CI can gate on: 0 clean (or already applied), 1 findings or test failures introduced
+by the patch (or it does not apply: not-applicable, conflict), 2 bad input (or an earlier part of
+the series is missing: needs-prereq), 3 infrastructure failure. The report files are written in
+every case, so a CI job always has something to show.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="a series to apply first (repeatable)")
     parser.add_argument("--scenario", action="append", metavar="NAME",
                         help="generate only these scenarios (repeatable; default all)")
+    parser.add_argument("--expect", action="append", default=[], metavar="SCENARIO=VALUE",
+                        help="the patch's own claim: faults per COW write on the patched kernel "
+                             "(e.g. cow_anon_thp_off=1.0 or cow_fork='<=1.05'; repeatable). "
+                             "Without it a scenario is a claim only for the reference series, "
+                             "else a regression check against base")
     parser.add_argument("--skip", action="append", default=[],
                         choices=["analyze", "gen-tests", "run"],
                         help="leave out a stage (repeatable); its part of the report is empty")
@@ -36,6 +42,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
+def check_expect(items: list[str], scenarios: list[str] | None = None) -> dict[str, str]:
+    """``--expect`` values as {scenario: VALUE}; bad syntax or an unknown scenario is exit 2."""
+    from kpatchkit.errors import KpatchkitError
+    from kpatchkit.report.judge import parse_expect
+    from kpatchkit.review import stages
+
+    parse_expect(items)  # syntax first: one error line naming the bad item
+    expect = {k.strip(): v.strip() for k, _, v in (i.partition("=") for i in items)}
+    if expect:
+        stages.scenario_ids(list(expect))  # raises naming the unknown ones and the known ones
+    if scenarios:
+        left_out = [k for k in expect if k not in scenarios]
+        if left_out:
+            raise KpatchkitError(f"--expect {', '.join(left_out)}: not among the --scenario "
+                                 "list, so it would not run")
+    return expect
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the review and print where the report is."""
     from kpatchkit.console import emit_json, info
@@ -45,11 +69,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise KpatchkitError("--jobs must be at least 1")
+    expect = check_expect(args.expect, args.scenario)
     review = Review(ReviewOptions(
         source=args.source, tree=args.tree,
         out_dir=Path(args.out or "reports/pending"), msgid=args.msgid, prereqs=args.prereq,
         scenarios=args.scenario, jobs=args.jobs, skip=set(args.skip),
-        use_cache=not args.no_cache))
+        use_cache=not args.no_cache, expect=expect))
     if not args.out:
         review.opts.out_dir = Path("reports") / review.result.run_id
         review.store.__init__(review.opts.out_dir, use_cache=not args.no_cache)

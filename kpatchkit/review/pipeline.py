@@ -26,6 +26,7 @@ from kpatchkit.cache import content_hash
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_INFRA, KpatchkitError
 from kpatchkit.records.review import PatchInfo, ReviewResult, SeriesInfo, StageRun
+from kpatchkit.report.judge import apply_outcome, stops_after_apply
 from kpatchkit.report.kcidb import patchset_hash
 from kpatchkit.review import stages
 from kpatchkit.review.store import StageStore
@@ -50,6 +51,7 @@ class ReviewOptions:
     jobs: int = 2
     skip: set[str] = field(default_factory=set)  # stages not to run ("analyze", "run", ...)
     use_cache: bool = True
+    expect: dict[str, str] = field(default_factory=dict)  # --expect SCENARIO=VALUE, as given
 
 
 class Ticker:
@@ -159,7 +161,7 @@ def _apply_complete(data: Any) -> bool:
     if not isinstance(data, dict):
         return False
     if data.get("result") not in ("applied", "ported"):
-        return True
+        return True  # an outcome the review stops at (already-applied, conflict, ...)
     return (data.get("compile") or {}).get("ok") is not None
 
 
@@ -204,7 +206,8 @@ class Review:
         now = datetime.now(UTC).replace(microsecond=0)
         self.result = ReviewResult(
             run_id=f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
-            created=now.isoformat().replace("+00:00", "Z"), tool_version=__version__)
+            created=now.isoformat().replace("+00:00", "Z"), tool_version=__version__,
+            expect=dict(opts.expect))
         self.ticker = Ticker(len(STAGES))
         self.series: dict[str, Any] | None = None
         self.tree = None
@@ -268,8 +271,12 @@ class Review:
         if self.series is not None and self.tree is not None:
             self._apply()
         applied = r.applied or {}
-        ready = bool(applied.get("patched_commit")) and applied.get("result") != "obsolete" \
+        # already-applied, needs-prereq, not-applicable and conflict stop here: the report
+        # says which, with apply's evidence; only a series that landed is analysed and run.
+        ready = bool(applied.get("patched_commit")) and not stops_after_apply(applied) \
             and (applied.get("compile") or {}).get("ok") is not False and not self._failed()
+        if applied and stops_after_apply(applied):
+            info(f"apply: {apply_outcome(applied)}: the review stops after apply")
         if ready:
             self._analyze()
             self._gen_tests()
@@ -294,7 +301,8 @@ class Review:
 
         data_key = _tree_digest(Path(pkg.__file__).parent)
         self.result.analysis = self._stage(
-            "analyze", [str(self.tree.path), a["base_commit"], a["patched_commit"], data_key],
+            "analyze", [str(self.tree.path), a["base_commit"], a["patched_commit"], data_key,
+                        "files:" + ",".join(stages.ANALYZED_DIRS)],
             lambda: stages.analyze(self.tree, a))
         if self.result.analysis:
             self.result.excerpts = excerpts(Path(self.tree.path), a, self.result.findings())

@@ -59,16 +59,59 @@ def apply(series: Series, tree: TreeInfo, prereqs: list[str]) -> dict[str, Any]:
     return _json(fn(series, tree, prereqs=tuple(pre), compile=True))
 
 
+# Where the analyzer's knowledge (KVM's locks, RCU, iterators) applies.
+ANALYZED_DIRS = ("arch/x86/kvm/", "virt/kvm/")
+
+
+def touched_c_files(repo: Path, base: str, head: str) -> list[str]:
+    """The .c files under ANALYZED_DIRS that base..head changes (added/deleted ones too)."""
+    from kpatchkit.kernel.git import git
+
+    out = git(repo, "diff", "--name-only", base, head, "--", *ANALYZED_DIRS).stdout
+    return [p for p in out.split() if p.endswith(".c")]
+
+
 def analyze(tree: TreeInfo, applied: dict[str, Any]) -> dict[str, Any]:
-    """AnalysisDiff JSON for base..patched of the files the series touches."""
+    """AnalysisDiff JSON for base..patched of every C file the series touches under
+    arch/x86/kvm/ and virt/kvm/, one file at a time: a file the front end cannot read is
+    listed in ``errors`` and the others are still analysed."""
+    from kpatchkit.errors import KpatchkitError
+
     fn = _api("kpatchkit.analyze", "analyze_diff")
-    return _json(fn(Path(tree.path), applied["base_commit"], applied["patched_commit"]))
+    repo, base, head = Path(tree.path), applied["base_commit"], applied["patched_commit"]
+    files = touched_c_files(repo, base, head)
+    merged: dict[str, Any] = {"tree": tree.name, "base": base, "head": head, "mode": "",
+                              "files": files, "findings": [], "added_calls": [], "counts": {},
+                              "seconds": 0.0, "errors": [], "notes": []}
+    if not files:
+        merged["notes"].append("the series changes no C file under " + " or ".join(
+            ANALYZED_DIRS) + ": nothing to analyse")
+    for file in files:
+        try:
+            one = _json(fn(repo, base, head, [file], tree=tree.name))
+        except KpatchkitError as exc:
+            merged["errors"].append({"file": file, "error": exc.message})
+            merged["notes"].append(f"{file}: not analysed: {exc.message}")
+            continue
+        merged["base"], merged["head"] = one.get("base", base), one.get("head", head)
+        merged["mode"] = one.get("mode") or merged["mode"]
+        for key in ("findings", "added_calls", "errors"):
+            merged[key] += one.get(key) or []
+        merged["seconds"] = round(merged["seconds"] + float(one.get("seconds") or 0), 4)
+    merged["counts"] = {s: sum(f.get("status") == s for f in merged["findings"])
+                        for s in ("new", "fixed", "unchanged")}
+    return merged
 
 
 def gen_tests(tree: TreeInfo, out_dir: Path, scenarios: list[str] | None) -> list[dict]:
     """GeneratedTest JSON entries rendered into ``out_dir``."""
     fn = _api("kpatchkit.gentests", "render_scenarios")
     return _json(fn(tree, out_dir, scenarios=scenarios))
+
+
+def scenario_ids(names: list[str] | None = None) -> list[str]:
+    """The gen-tests scenario ids (``names`` checked: an unknown one is a KpatchkitError)."""
+    return _api("kpatchkit.gentests.render", "select_scenarios")(names)
 
 
 def tests_patch(tree: TreeInfo, tests: list[dict[str, Any]], dest: Path) -> Path:

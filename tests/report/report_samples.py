@@ -8,6 +8,7 @@ from kpatchkit.records.review import PatchInfo, ReviewResult, SeriesInfo, StageR
 
 COW_EXPECT = {"base": {"faults_per_cow_write": {"min": 1.8, "max": 2.2}},
               "patched": {"faults_per_cow_write": {"max": 1.05}}}
+REFERENCE_MSGID = "20230808085431.14814-1-yan.y.zhao@intel.com"  # the claim's 2/2
 CONTROL_EXPECT = {"control": True, "base": {"faults_per_cow_write": {"min": 0.95, "max": 1.1}},
                   "patched": {"faults_per_cow_write": {"min": 0.95, "max": 1.1}}}
 
@@ -20,8 +21,12 @@ def _result(kernel: str, test: str, result: str, fpcw: float | None, **extra) ->
 
 def make_review(subject: str = "KVM: x86/mmu: Prefetch SPTE directly in kvm_set_spte_gfn()",
                 base_fpcw: float = 2.0, patched_fpcw: float = 1.0,
-                new_findings: int = 0) -> ReviewResult:
-    """A review shaped like the seed's, with numbers a test can vary."""
+                new_findings: int = 0, reference: bool = True) -> ReviewResult:
+    """A review shaped like the seed's, with numbers a test can vary.
+
+    ``reference``: patch 2/2 carries the reference series' Message-ID (data/expectations.toml),
+    so the scenarios are its claim; False makes it another series (regression checks).
+    """
     findings = [{"id": "rcu-1", "check": "rcu-unlock-without-lock", "function": "f",
                  "file": "arch/x86/kvm/mmu/tdp_mmu.c", "line": 100 + i, "status": "new",
                  "message": "rcu_read_unlock() without rcu_read_lock()",
@@ -56,7 +61,8 @@ def make_review(subject: str = "KVM: x86/mmu: Prefetch SPTE directly in kvm_set_
                                              "yan@example.org", "2023-08-08", "p1@example.org",
                                              "https://lore.kernel.org/r/p1@example.org", 1, 20),
                                    PatchInfo(2, 2, subject, "Yan Zhao", "yan@example.org",
-                                             "2023-08-08", "p2@example.org", "", 30, 5)]),
+                                             "2023-08-08", REFERENCE_MSGID if reference
+                                             else "p2@example.org", "", 30, 5)]),
         applied={"result": "ported",
                  "base": {"found": False, "method": "blob", "blobs": ["6250bd3d20c1"],
                           "commit": None},
@@ -84,3 +90,60 @@ def make_review(subject: str = "KVM: x86/mmu: Prefetch SPTE directly in kvm_set_
         provenance={"tree": "deb61 6.1.x", "qemu": ["qemu-system-x86_64", "-accel", "tcg"],
                     "tool": "kpatchkit 0.1.0"},
     )
+
+
+# Reviews that stop after apply: one per outcome, with evidence shaped like kpatchkit apply's
+# (records/applied.py Evidence) for real mails of ../shared/fixtures/kvm-mmu-mails.
+_EVIDENCE = {
+    "already-applied": [
+        {"kind": "hunk-present", "patch": "1/1", "file": "arch/x86/kvm/mmu/mmu.c", "hunk": 1,
+         "function": None, "line": 45,
+         "text": "the tree already has '#include <linux/kstrtox.h>'"},
+        {"kind": "hunk-present", "patch": "1/1", "file": "arch/x86/kvm/mmu/mmu.c", "hunk": 2,
+         "function": "set_nx_huge_pages", "line": 6700,
+         "text": "the post-image 'else if (kstrtobool(val, &new_val) < 0) {' is in the tree"},
+    ],
+    "needs-prereq": [
+        {"kind": "missing-symbol", "patch": "2/2", "file": "arch/x86/kvm/mmu/mmu.c", "hunk": 1,
+         "function": "kvm_recover_nx_lpages", "line": 7013,
+         "text": "kvm->nr_memslots_dirty_logging is used but defined nowhere in the tree"},
+        {"kind": "missing-part", "patch": "1/2", "text": "patch 1/2 of the series is not here"},
+    ],
+    "not-applicable": [
+        {"kind": "missing-file", "patch": "1/1", "file": "virt/kvm/guest_memfd.c", "hunk": 1,
+         "function": "kvm_gmem_fault_user_mapping",
+         "text": "virt/kvm/guest_memfd.c does not exist in the tree"},
+    ],
+    "conflict": [
+        {"kind": "hunk-conflict", "patch": "1/1", "file": "arch/x86/kvm/mmu/tdp_mmu.c",
+         "hunk": 1, "function": "tdp_mmu_zap_leafs", "line": 722,
+         "text": "the context of hunk 1 differs from the tree's tdp_mmu_zap_leafs()",
+         "hunk_text": "@@ -722,3 +722,3 @@\n-\tgfn_t end = min(end, tdp_mmu_max_gfn());\n"
+                      "+\tgfn_t end = min(end, tdp_mmu_max_gfn_exclusive());\n",
+         "target_text": "\tend = min(end, tdp_mmu_max_gfn_exclusive());\n"},
+    ],
+}
+OBSOLETE = {"function": "kvm_tdp_mmu_set_spte_gfn", "file": "arch/x86/kvm/mmu/tdp_mmu.c",
+            "patch": "1/2", "removed_by": None, "note": ""}
+
+
+def make_stopped(outcome: str, *, obsolete: bool = False) -> ReviewResult:
+    """A review that stopped after apply with ``outcome`` (one of STOPS_AFTER_APPLY)."""
+    r = make_review(reference=False)
+    evidence = copy.deepcopy(_EVIDENCE[outcome])
+    if obsolete:
+        evidence = [{"kind": "missing-function", "patch": "1/2",
+                     "file": "arch/x86/kvm/mmu/tdp_mmu.c",
+                     "function": "kvm_tdp_mmu_set_spte_gfn",
+                     "text": "kvm_tdp_mmu_set_spte_gfn() does not exist in the tree"}]
+    r.applied = {"result": outcome, "base": {"found": False, "method": "head",
+                                             "commit": "a" * 40},
+                 "base_commit": "a" * 40, "patched_commit": None, "worktree": None,
+                 "branch": None, "commits": [], "drift_rules": [], "port_diff": "",
+                 "compile": None, "obsolete": dict(OBSOLETE) if obsolete else None,
+                 "evidence": evidence,
+                 "missing_parts": ["1/2"] if outcome == "needs-prereq" else []}
+    r.analysis, r.tests, r.run, r.excerpts = None, [], None, {}
+    r.stages = [StageRun("fetch", "ok", 0.2, "k1"), StageRun("apply", "ok", 4.0, "k2"),
+                StageRun("report", "ok", 0.1, "")]
+    return r

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from report_samples import make_review
+from report_samples import make_review, make_stopped
 
 from kpatchkit.report.judge import finalize
 from kpatchkit.report.junit import render_junit
@@ -21,6 +21,12 @@ RENDER = {
     "summary-findings.txt": lambda: render_summary(finalize(make_review(new_findings=1,
                                                                        patched_fpcw=2.0))),
     "junit-clean.xml": lambda: render_junit(finalize(make_review())),
+    # Another series than the reference: the scenarios are regression checks, no claim.
+    "summary-no-claim.txt": lambda: render_summary(finalize(make_review(reference=False))),
+    "junit-no-claim.xml": lambda: render_junit(finalize(make_review(reference=False))),
+    "summary-already-applied.txt": lambda: render_summary(finalize(make_stopped(
+        "already-applied"))),
+    "junit-conflict.xml": lambda: render_junit(finalize(make_stopped("conflict"))),
 }
 
 

@@ -170,7 +170,8 @@ def test_links_are_only_http_or_relative(review) -> None:
     review.series.patches[0].link = "javascript:alert(1)"
     review.series.patches[1].link = "https://lore.kernel.org/r/p2@example.org"
     hrefs = [a.get("href") for t, a in _parse(render_report(review)).tags if t == "a"]
-    assert hrefs == ["https://lore.kernel.org/r/p2@example.org"]
+    # The reference series' source (data/expectations.toml) is linked where its claim applies.
+    assert hrefs == [review.claim_basis["source"], "https://lore.kernel.org/r/p2@example.org"]
     assert [safe_href(u) for u in ("data:text/html,x", "//evil.example/x", "run1/report.html",
                                    " JavaScript:x")] == ["", "", "run1/report.html", ""]
 

@@ -80,20 +80,23 @@ def _tree(name: str, version: str) -> str:
 
 
 @pytest.mark.tree
-def test_seed_alone_is_bad_input_naming_the_missing_patch(tmp_path, seed, capsys) -> None:
+def test_seed_alone_needs_its_missing_patch(tmp_path, seed, capsys) -> None:
     code = main(["review", str(seed), "--tree", _tree("deb61", "6.1"), "-o", str(tmp_path),
                  "--json"])
     res = json.loads(capsys.readouterr().out)
-    assert code == 2 and res["verdict"] == "bad-input"
-    assert "1/2" in " ".join(res["reasons"]) and (tmp_path / "report.html").exists()
+    assert code == 2 and res["verdict"] == "needs-prereq" and res["stopped_after_apply"]
+    assert "1/2" in res["headline"] and (tmp_path / "report.html").exists()
+    stages = json.loads((tmp_path / "review.json").read_text())["stages"]
+    assert [s["name"] for s in stages] == ["fetch", "apply", "report"]  # stopped cleanly
 
 
 @pytest.mark.tree
-def test_series_on_612_is_obsolete(tmp_path, lore, capsys) -> None:
+def test_series_on_612_is_not_applicable_the_code_is_gone(tmp_path, lore, capsys) -> None:
     code = main(["review", str(lore / "series.mbox"), "--tree", _tree("deb612", "6.12"),
                  "-o", str(tmp_path), "--json"])
     res = json.loads(capsys.readouterr().out)
-    assert code == 1 and res["verdict"] == "obsolete"
+    assert code == 1 and res["verdict"] == "not-applicable"
+    assert "the code it changes is gone" in res["headline"]
     assert "kvm_tdp_mmu_set_spte_gfn" in " ".join(res["reasons"])
     assert "no longer exists in this tree" in (tmp_path / "report.html").read_text()
     stages = json.loads((tmp_path / "review.json").read_text())["stages"]
@@ -110,3 +113,17 @@ def test_partial_stage_results_are_not_kept() -> None:
     assert _run_complete(ok)
     ok["kernels"][0]["outcome"] = "hang"
     assert not _run_complete(ok)
+
+
+@pytest.mark.tree
+def test_already_applied_mail_stops_after_apply_and_exits_0(tmp_path, shared, capsys) -> None:
+    mail = shared / "fixtures" / "kvm-mmu-mails" / "05-already-applied-kstrtobool.eml"
+    code = main(["review", str(mail), "--tree", _tree("deb61", "6.1"), "-o", str(tmp_path),
+                 "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert code == 0 and res["verdict"] == "already-applied" and res["stopped_after_apply"]
+    assert "set_nx_huge_pages" in res["headline"]
+    summary = (tmp_path / "summary.txt").read_text()
+    assert "VERDICT: ALREADY-APPLIED" in summary and "hunk-present" in summary
+    stages = json.loads((tmp_path / "review.json").read_text())["stages"]
+    assert [s["name"] for s in stages] == ["fetch", "apply", "report"]
