@@ -1,4 +1,4 @@
-"""The reference series on Debian's real trees: port to 6.1, obsolete on 6.12, the seed."""
+"""The reference series on Debian's real trees: port to 6.1, not applicable on 6.12, the seed."""
 
 from __future__ import annotations
 
@@ -79,20 +79,24 @@ def test_seed_alone_is_refused_and_ports_with_its_prerequisite(trees, seed: Path
     err = capsys.readouterr().err
     assert rc == 2
     assert "needs 1/2, which is missing" in err and "89a1f222e823" in err
+    assert err.strip().splitlines()[-1].startswith("kpatchkit: error: 2/2 needs 1/2")
     rc, out, _ = _run(capsys, str(seed), "--tree", "deb61", "--prereq",
                       str(lore / "0001-remove-dead-code.eml"))
     assert rc == 0 and out["result"] == "ported" and out["compile"]["ok"] is True
     assert [c["patch"] for c in out["commits"]] == ["1/2", "2/2", None]
 
 
-def test_612_is_obsolete(trees, lore: Path, capsys) -> None:
+def test_612_says_the_handler_is_gone(trees, lore: Path, capsys) -> None:
     rc, out, err = _run(capsys, str(lore / "series.mbox"), "--tree", "deb612")
-    assert rc == 1 and out["result"] == "obsolete"
+    assert rc == 1 and out["result"] == "not-applicable"
     assert out["obsolete"]["function"] == "kvm_tdp_mmu_set_spte_gfn"
     assert "kvm_tdp_mmu_set_spte_gfn" in err
     # a tarball has no history for git log -S; the known upstream removal is shown instead
     assert out["obsolete"]["removed_by"] is None and "v6.10" in out["obsolete"]["note"]
-    assert out["worktree"] is None and out["commits"] == []  # decided without a checkout
+    assert out["commits"] == [] and out["patched_commit"] is None
+    missing = [e for e in out["evidence"] if e["kind"] == "missing-function"]
+    assert missing and missing[0]["function"] == "kvm_tdp_mmu_set_spte_gfn"
+    assert missing[0]["hunk_text"]  # the hunk as mailed, for the reviewer
 
 
 def test_compile_errors_map_to_patch_lines(trees, lore: Path, tmp_path: Path, capsys) -> None:

@@ -135,8 +135,9 @@ def test_failed_apply_names_the_hunk_and_leaves_the_repo(user: Path, tmp_path: P
     make_user_state(user)
     before = snapshot(user)
     rc, out = _apply(capsys, str(mail), "--tree", str(user))
-    assert rc == 1 and out["result"] == "failed"
+    assert rc == 1 and out["result"] == "conflict"
     assert out["failure"]["file"] == mmu and out["failure"]["hunk"] == 1
+    assert any(e["kind"] == "hunk-conflict" and e["file"] == mmu for e in out["evidence"])
     assert snapshot(user) == before
 
 
@@ -154,7 +155,7 @@ def test_obsolete_names_the_commit_that_removed_the_function(user: Path, lore: P
     make_user_state(user)
     before = snapshot(user)
     rc, out = _apply(capsys, str(lore / "series.mbox"), "--tree", str(user))
-    assert rc == 1 and out["result"] == "obsolete"
+    assert rc == 1 and out["result"] == "not-applicable"
     assert out["obsolete"]["function"] == "kvm_tdp_mmu_set_spte_gfn"
     assert out["obsolete"]["removed_by"].startswith(remover)
     assert "Remove .change_pte()" in out["obsolete"]["removed_by"]
