@@ -290,8 +290,13 @@ class Review:
         prereq_keys = [_file_digest(p) for p in o.prereqs]
         series_key = content_hash(*self.patch_diffs, *(p.get("subject", "") for p in
                                                       self.series.get("patches") or []))
+        import kpatchkit.apply as pkg
+
+        # The apply stage's code is part of the key: a stored result from an older apply (its
+        # outcomes were renamed and refined) is never taken for today's answer.
+        code_key = _tree_digest(Path(pkg.__file__).parent)
         self.result.applied = self._stage(
-            "apply", [series_key, tree.head, str(tree.path), *prereq_keys],
+            "apply", [series_key, tree.head, str(tree.path), *prereq_keys, code_key],
             lambda: stages.apply(stages.series_from(self.series), tree, o.prereqs),
             complete=_apply_complete)
 
