@@ -73,6 +73,25 @@ def render_list(tests: list[GuestTest]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def initramfs_key(tests: list[GuestTest], binaries: dict[str, Path],
+                  *, stats: list[str] | None = None) -> str:
+    """The content hash of the archive :func:`build_initramfs` makes for these inputs: init
+    script, test list (names, programs, args, timeouts), busybox and every test binary's bytes."""
+    stats = stats if stats is not None else guest_config()["stats"]
+    return content_hash(render_list(tests), files_key(tests, binaries, stats=stats))
+
+
+def files_key(tests: list[GuestTest], binaries: dict[str, Path],
+              *, stats: list[str] | None = None) -> str:
+    """The hash of every file of the initramfs but the test list: init script (with its stats
+    list), busybox, the bytes of each binary the tests run. The run results cache's key for
+    "the initramfs and test binaries" (the list is keyed on its own)."""
+    stats = stats if stats is not None else guest_config()["stats"]
+    programs = sorted({t.program for t in tests})
+    return content_hash(render_init(stats), _digest(find_busybox()),
+                        *[f"{p}:{_digest(binaries[p])}" for p in programs])
+
+
 def build_initramfs(tests: list[GuestTest], binaries: dict[str, Path],
                     *, stats: list[str] | None = None) -> Path:
     """A gzipped newc cpio with busybox, init, ``/tests/<program>`` and ``/tests/list``."""
@@ -84,8 +103,7 @@ def build_initramfs(tests: list[GuestTest], binaries: dict[str, Path],
     init = render_init(stats)
     listing = render_list(tests)
     programs = sorted({t.program for t in tests})
-    key = content_hash(init, listing, _digest(busybox),
-                       *[f"{p}:{_digest(binaries[p])}" for p in programs])
+    key = initramfs_key(tests, binaries, stats=stats)
     dest = cache_dir("initramfs") / f"{key}.cpio.gz"
     if dest.exists():
         return dest

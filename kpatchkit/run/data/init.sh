@@ -2,6 +2,8 @@
 # kpatchkit guest init: run /tests/list (NAME|TIMEOUT|PROGRAM ARGS...) one test at a time with a
 # per-test timeout; write TAP, KVM debugfs counters and dmesg to the results channel (ttyS1),
 # mark each test in the kernel log so splats on the console (ttyS0) can be attributed.
+# 'kpatchkit.only=2,5,9' on the kernel command line runs only those lines of the list (1-based,
+# in list order): one guest of a run sharded over several (kpatchkit/run/shard.py).
 /bin/busybox --install -s /bin
 export PATH=/bin:/tests
 mount -t proc proc /proc
@@ -24,11 +26,24 @@ STATS="@STATS@"
 D=/sys/kernel/debug/kvm
 say "KPATCHKIT-RESULTS-BEGIN"
 say "# kpatchkit-guest kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) tdp_mmu=$(cat /sys/module/kvm/parameters/tdp_mmu 2>/dev/null)"
+ONLY=""
+for w in $(cat /proc/cmdline); do
+	case "$w" in kpatchkit.only=*) ONLY="${w#kpatchkit.only=}" ;; esac
+done
 say "TAP version 13"
-say "1..$(grep -c . /tests/list)"
+if [ -n "$ONLY" ]; then
+	say "1..$(echo "$ONLY" | tr ',' '\n' | grep -c .)"
+else
+	say "1..$(grep -c . /tests/list)"
+fi
 i=0
+line=0
 while IFS='|' read -r name timeout cmd; do
 	[ -n "$name" ] || continue
+	line=$((line + 1))
+	if [ -n "$ONLY" ]; then
+		case ",$ONLY," in *",$line,"*) ;; *) continue ;; esac
+	fi
 	i=$((i + 1))
 	say "# kpatchkit-begin $name"
 	kmsg "begin $name"
