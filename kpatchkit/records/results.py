@@ -2,7 +2,8 @@
 
 JSON contract (``kpatchkit run --json`` prints ``RunReport.to_json()``):
 ``accel`` "kvm"/"tcg"; ``kernels`` [{name "base"/"patched", commit, config_hash, build_seconds,
-boot_seconds, outcome, ...}]; ``results`` [{kernel, test, result
+boot_seconds, outcome, result_key, reused_from {run, key, date} or null, guests [...],
+...}]; ``results`` [{kernel, test, result
 pass/fail/skip/error/timeout, seconds, stats, splats, metrics, phases, known, preexisting,
 faults_per_cow_write (only when the test printed that metric)}].
 """
@@ -78,6 +79,16 @@ class KernelRun(Record):
     console_log: str = ""
     results_log: str = ""
     splats: list[Splat] = field(default_factory=list)  # every splat, attributed or not
+    # The results cache (kpatchkit/run/reuse.py): the key of these results (image bytes x
+    # initramfs and test binaries x QEMU options x test list); when they were not run here but
+    # taken from an earlier run with the same key, where from: {"run": run id, "key": key,
+    # "date": ISO time of that run, "run_dir": its directory}. None: they ran here.
+    result_key: str = ""
+    reused_from: dict[str, Any] | None = None
+    # The guests this kernel's tests ran in (one unless sharded over free cores): [{"tests":
+    # [names, in list order], "console_log", "results_log", "seconds", "boot_seconds",
+    # "outcome"}]. ``console_log``/``results_log`` above are the first guest's.
+    guests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -93,3 +104,8 @@ class RunReport(Record):
     # table (kpatchkit.records.claims.ClaimVerdict as JSON) is what review's report shows.
     boot: dict[str, Any] = field(default_factory=dict)
     claims: list[dict[str, Any]] = field(default_factory=list)
+    # ``--tests auto`` (kpatchkit/run/affected.py): {"mode": "auto"/"affected", "files": the
+    # patch's files, "affected": [{"test", "why": [reasons]}], "rest": [names run after them
+    # ("auto") or left out ("affected")], "ran": [names in run order]}. Empty: no selection.
+    selection: dict[str, Any] = field(default_factory=dict)
+    jobs: int = 1  # guests run at once (free cores)
