@@ -23,8 +23,9 @@ from kpatchkit.console import info
 from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
 from kpatchkit.kernel import kbuild, kconfig, selftests
 from kpatchkit.records.results import KernelRun, RunReport, TestResult
-from kpatchkit.run import collect, qemu
-from kpatchkit.run.initramfs import GuestTest, build_initramfs, guest_config
+from kpatchkit.run import collect, qemu, reuse, shard
+from kpatchkit.run.initramfs import GuestTest, build_initramfs, files_key, guest_config
+from kpatchkit.run.shard import free_cores
 
 DATA = Path(__file__).with_name("data")
 SLOW_FRACTION = 0.5  # a pass that used this share of the timeout makes a sibling timeout moot
@@ -106,11 +107,20 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
                 append_extra: str = "", vm_timeout: float | None = None,
                 work_dir: Path | None = None, jobs: int | None = None,
                 guest_options: Sequence[str] = (),
-                progress: Callable[[str], None] = info) -> RunReport:
+                progress: Callable[[str], None] = info, use_cache: bool | None = None,
+                run_id: str | None = None) -> RunReport:
     """Build every kernel, boot each with ``tests``, and return the compared results.
 
     ``guest_options`` are kconfig options the tests need in the guest kernel (gen-tests'
     ``kconfig``); the kernels get them on top of the shipped fragments.
+
+    A kernel whose results are in the results cache (same image bytes, initramfs files, QEMU
+    options and test list: :mod:`kpatchkit.run.reuse`) is not booted: its ``reused_from`` says
+    which run they come from. ``use_cache`` False (or ``$KPATCHKIT_RUN_REUSE=0``) boots every
+    kernel and stores nothing. The kernels that boot share the free cores (``jobs``, else
+    ``$KPATCHKIT_JOBS``, else the CPU count): one kernel alone runs its tests in that many
+    guests, two kernels one guest each per two cores (:mod:`kpatchkit.run.shard`).
+    ``run_id`` names this run in the cache (default: the review's run id or the run dir's name).
     """
     if not kernels:
         raise KpatchkitError("nothing to run: no kernel given")
@@ -150,19 +160,68 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
     known_by_test = {t.name: known_here.get(t.name) or known_here.get(t.program)
                      for t in tests}
     known_by_test = {k: v for k, v in known_by_test.items() if v}
-    vm_smp = smp or (1 if parallel and len(kernels) > 1 else guest_config()["qemu"]["smp"])
+    cores = free_cores(jobs) if parallel else 1
+    report.jobs = cores
+    # TCG runs a 1-CPU guest on one host thread: with more than one core, guests get one CPU
+    # each and as many run at once as there are cores.
+    vm_smp = smp or (1 if cores > 1 else guest_config()["qemu"]["smp"])
     # One directory per run (logs are kept for the report); never shared by concurrent runs.
     run_dir = work_dir or Path(tempfile.mkdtemp(
         prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=cache_dir("runs")))
+    this_run = run_id or reuse.run_id_of(run_dir)
+    use_cache = reuse.enabled() if use_cache is None else use_cache
 
-    def boot(idx: int) -> tuple[KernelRun, list[TestResult]]:
+    # The results cache: a kernel whose image, tests and QEMU options are those of an earlier
+    # run (the base kernel of a second series) takes that run's results instead of booting.
+    argv = reuse.options_argv(qemu.qemu_command(
+        Path("KERNEL"), Path("INITRD"), Path("console"), Path("results"), accel=accel,
+        smp=vm_smp, append_extra=append_extra))
+    files = files_key(tests, binaries)
+    inputs = {"qemu": argv, "files": files, "tests": reuse.list_text(tests).splitlines()}
+    keys = [reuse.result_key(reuse.file_digest(img.path), files, argv, tests) for img in images]
+    position = {t.name: i for i, t in enumerate(tests)}
+    done: dict[int, tuple[KernelRun, list[TestResult]]] = {}
+    for idx, (spec, img) in enumerate(zip(kernels, images, strict=True)):
+        hit = reuse.load(keys[idx], spec.name, run_dir / spec.name) if use_cache else None
+        if hit is None:
+            continue
+        run, results = hit
+        run.commit, run.config_hash, run.image = img.commit, img.config_hash, str(img.path)
+        run.build_seconds, run.build_cached, run.accel = img.build_seconds, img.cached, accel
+        results.sort(key=lambda r: position.get(r.test, len(position)))
+        for r in results:
+            r.known = known_by_test.get(r.test) if r.result in ("fail", "timeout", "error") \
+                else None
+        done[idx] = (run, results)
+        src = run.reused_from or {}
+        progress(f"[run] {spec.name}: reused from run {src.get('run')} ({src.get('date')}): "
+                 f"same image, tests and QEMU options; "
+                 f"{sum(r.result == 'pass' for r in results)}/{len(results)} passed")
+
+    to_run = [i for i in range(len(kernels)) if i not in done]
+    # Expected seconds per test, to balance the guests: the reused kernel's, else the last time.
+    expected = shard.known_durations(tests)
+    for _run, results in done.values():
+        expected.update({r.test: r.seconds for r in results if r.seconds})
+    jobs_list: list[tuple[int, int, list[int]]] = []
+    for idx, n in zip(to_run, shard.guests_per_kernel(cores, len(to_run)), strict=True):
+        parts = shard.split(tests, n, expected)
+        jobs_list.extend((idx, g, part) for g, part in enumerate(parts))
+    per_kernel = {idx: sum(1 for j in jobs_list if j[0] == idx) for idx in to_run}
+
+    def boot(job: tuple[int, int, list[int]]) -> tuple[dict, list[TestResult], list, str]:
+        idx, g, part = job
         spec, img = kernels[idx], images[idx]
-        progress(f"[run] booting {spec.name} ({accel}, {len(tests)} tests)")
-        vm = qemu.run_vm(img.path, initrd, run_dir / spec.name, accel=accel,
-                         test_timeouts=timeouts, smp=vm_smp, append_extra=append_extra,
+        subset = [tests[i] for i in part]
+        many = per_kernel[idx] > 1
+        label = f"{spec.name}#{g + 1}" if many else spec.name
+        progress(f"[run] booting {label} ({accel}, {len(subset)} tests)")
+        extra = " ".join(x for x in (append_extra, shard.only_param(part, len(tests))) if x)
+        vm = qemu.run_vm(img.path, initrd, run_dir / spec.name / (f"guest{g + 1}" if many else ""),
+                         accel=accel, test_timeouts=timeouts, smp=vm_smp, append_extra=extra,
                          total_timeout=vm_timeout,
-                         on_test=lambda name, s=spec.name: progress(f"[{s}] {name}"))
-        results, splats, panic = collect.collect(spec.name, tests, vm, known_by_test)
+                         on_test=lambda name, s=label: progress(f"[{s}] {name}"))
+        results, splats, panic = collect.collect(spec.name, subset, vm, known_by_test)
         outcome = {"ok": "ok", "timeout": "hang", "no-boot": "no-boot"}.get(vm.status, "died")
         if panic:
             outcome = "panic"
@@ -170,23 +229,52 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
                            if vm.status == "timeout" else "")
         if vm.status == "no-boot" and not panic:
             detail = "the guest never reached its init (see console log)"
-        run = KernelRun(name=spec.name, commit=img.commit, config_hash=img.config_hash,
-                        build_seconds=img.build_seconds, build_cached=img.cached,
-                        image=str(img.path), accel=accel, boot_seconds=vm.boot_seconds,
-                        seconds=vm.seconds, outcome=outcome, detail=detail,
-                        console_log=str(vm.console), results_log=str(vm.results),
-                        splats=splats)
-        progress(f"[run] {spec.name}: {outcome} in {vm.seconds:.0f}s; "
+        guest = {"tests": [t.name for t in subset], "console_log": str(vm.console),
+                 "results_log": str(vm.results), "seconds": vm.seconds,
+                 "boot_seconds": vm.boot_seconds, "outcome": outcome, "detail": detail}
+        progress(f"[run] {label}: {outcome} in {vm.seconds:.0f}s; "
                  f"{sum(r.result == 'pass' for r in results)}/{len(results)} passed, "
                  f"{len(splats)} splat(s)")
-        return run, results
+        return guest, results, splats, panic
 
-    if parallel and len(kernels) > 1:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(kernels)) as pool:
-            done = list(pool.map(boot, range(len(kernels))))
+    if jobs_list:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(cores, len(jobs_list))) as pool:
+            booted = list(pool.map(boot, jobs_list))
     else:
-        done = [boot(i) for i in range(len(kernels))]
-    for run, results in done:
+        booted = []
+    for idx in to_run:
+        spec, img = kernels[idx], images[idx]
+        mine = [b for j, b in zip(jobs_list, booted, strict=True) if j[0] == idx]
+        guests = [b[0] for b in mine]
+        results = sorted((r for b in mine for r in b[1]), key=lambda r: position[r.test])
+        outcome = shard.worst([gst["outcome"] for gst in guests])
+        details = [gst["detail"] for gst in guests if gst["detail"]]
+        boots = [gst["boot_seconds"] for gst in guests if gst["boot_seconds"] is not None]
+        run = KernelRun(name=spec.name, commit=img.commit, config_hash=img.config_hash,
+                        build_seconds=img.build_seconds, build_cached=img.cached,
+                        image=str(img.path), accel=accel,
+                        boot_seconds=min(boots) if boots else None,
+                        seconds=max([gst["seconds"] for gst in guests] or [0.0]),
+                        outcome=outcome, detail="; ".join(details),
+                        console_log=guests[0]["console_log"] if guests else "",
+                        results_log=guests[0]["results_log"] if guests else "",
+                        splats=[s for b in mine for s in b[2]], result_key=keys[idx],
+                        guests=guests)
+        if len(guests) > 1:
+            progress(f"[run] {spec.name}: {outcome}; {len(guests)} guests, longest "
+                     f"{run.seconds:.0f}s")
+        shard.record_durations(tests, {r.test: r.seconds for r in results
+                                       if r.result in ("pass", "fail", "skip")})
+        if use_cache:
+            why = reuse.why_not_stored(run, results)
+            if why:
+                progress(f"[run] {spec.name}: results not cached ({why})")
+            else:
+                reuse.store(keys[idx], run, results, run_id=this_run, run_dir=run_dir,
+                            inputs={**inputs, "image": run.image})
+        done[idx] = (run, results)
+    for idx in range(len(kernels)):
+        run, results = done[idx]
         report.kernels.append(run)
         report.results.extend(results)
         report.results.extend(TestResult(kernel=run.name, test=t.name, result="skip",

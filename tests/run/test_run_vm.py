@@ -44,7 +44,8 @@ def test_base_debug_kernel_runs_upstream_tests_without_splats(tree, tmp_path):
     upstream, known = upstream_tests(tree.version)
     tests = select_tests(upstream, FEW)
     report = run_suite(tree.name, [KernelSpec("base", tree.path, tree.head)], tests,
-                       accel="tcg", debug=True, known=known, work_dir=tmp_path)
+                       accel="tcg", debug=True, known=known, work_dir=tmp_path,
+                       use_cache=False)  # boot it, whatever the results cache holds
     (kernel,) = report.kernels
     data = report.to_json()
     assert data["accel"] == "tcg"
@@ -65,7 +66,7 @@ def test_broken_variant_gives_a_classified_splat_naming_the_function(tree, tmp_p
         "tdp_mmu_for_each_pte(iter, mmu, fault->gfn, fault->gfn + 1) {\n\t\tcond_resched();\n")
     tests = select_tests(upstream_tests(tree.version)[0], ["demand_paging_test"])
     report = run_suite(tree.name, [KernelSpec("patched", tree.path, broken)], tests,
-                       accel="tcg", debug=True, work_dir=tmp_path)
+                       accel="tcg", debug=True, work_dir=tmp_path, use_cache=False)
     (kernel,) = report.kernels
     kinds = {s.kind for s in kernel.splats}
     assert "sleep_in_atomic" in kinds, [s.title for s in kernel.splats]
@@ -153,3 +154,40 @@ def test_no_qemu_survives_a_killed_kpatchkit(tree, tmp_path):
     while _qemus_of(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _qemus_of(tmp_path) == []
+
+
+def test_a_second_run_of_the_same_base_is_served_from_the_results_cache(tree, tmp_path,
+                                                                       monkeypatch):
+    """Real kernel, real guests: the first run boots (in two guests, one per core) and stores;
+    the second boots nothing and says which run its results come from."""
+    from kpatchkit.run import reuse
+
+    store = tmp_path / "results-cache"
+    monkeypatch.setattr(reuse, "_entry", lambda key: store / key)  # an empty cache for this test
+    upstream, known = upstream_tests(tree.version)
+    tests = select_tests(upstream, ["kvm_binary_stats_test", "cpuid_test", "set_sregs_test"])
+    base = [KernelSpec("base", tree.path, tree.head)]
+    first = run_suite(tree.name, base, tests, accel="tcg", debug=True, known=known,
+                      work_dir=tmp_path / "first", jobs=2)
+    (k1,) = first.kernels
+    assert k1.outcome == "ok" and k1.reused_from is None and len(k1.guests) == 2
+    assert [(r.test, r.result) for r in first.results] == [(t.name, "pass") for t in tests]
+    assert (store / k1.result_key / "result.json").is_file()
+
+    booted = []
+    monkeypatch.setattr("kpatchkit.run.qemu.run_vm", lambda *a, **kw: booted.append(a))
+    second = run_suite(tree.name, base, tests, accel="tcg", debug=True, known=known,
+                       work_dir=tmp_path / "second", jobs=2)
+    (k2,) = second.kernels
+    assert booted == []
+    assert k2.reused_from["run"] == "first" and k2.reused_from["key"] == k1.result_key
+    assert [(r.test, r.result, r.stats) for r in second.results] == \
+        [(r.test, r.result, r.stats) for r in first.results]
+    assert Path(k2.console_log).read_text() == Path(k1.console_log).read_text()
+
+    # Another QEMU option (the kernel command line): not the same results, the base boots.
+    monkeypatch.undo()
+    monkeypatch.setattr(reuse, "_entry", lambda key: store / key)
+    third = run_suite(tree.name, base, tests, accel="tcg", debug=True, known=known,
+                      work_dir=tmp_path / "third", jobs=2, append_extra="nokaslr")
+    assert third.kernels[0].reused_from is None and third.kernels[0].outcome == "ok"
