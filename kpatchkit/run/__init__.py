@@ -3,14 +3,24 @@
 Library API (``review`` and ``kpatchkit run`` use it; it imports no other stage)::
 
     run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
-                tests: list[GeneratedTest | dict] | None = None, upstream: bool | list[str] = True,
-                debug: bool = True, jobs: int | None = None, work_dir: Path | None = None,
-                accel: str | None = None) -> RunReport
+                tests: list[GeneratedTest | dict] | None = None,
+                upstream: bool | list[str] | str = True, debug: bool = True,
+                jobs: int | None = None, work_dir: Path | None = None,
+                accel: str | None = None, use_cache: bool | None = None,
+                run_id: str | None = None) -> RunReport
 
 ``tests`` are gen-tests' generated tests (records or their JSON: name, c_path, args, timeout,
 kconfig: the guest options they need, built into both kernels);
 ``upstream`` True runs the tree's upstream regression list (data/upstream-<ver>.toml), a list
-runs those names only, False none. See ``kpatchkit.records.results`` for the JSON contract.
+runs those names only, False none; ``"auto"`` runs the list's tests that the patch's files are
+known to affect (data/affected.toml) and the generated tests first, the rest after;
+``"affected"`` only those (``RunReport.selection`` says which ran and why).
+See ``kpatchkit.records.results`` for the JSON contract.
+
+Results of a kernel whose image, initramfs files, QEMU options and test list are those of an
+earlier run are taken from the results cache (``kpatchkit.run.reuse``; ``KernelRun.reused_from``
+says which run and when); ``use_cache=False`` boots every kernel. ``run_id`` names this run in
+that cache. The kernels that boot share ``jobs`` guests (``kpatchkit.run.shard``).
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ def _get(obj: Any, key: str, default: Any = None) -> Any:
 
 
 def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
-                tests: list[Any] | None = None, upstream: bool | list[str] = True,
+                tests: list[Any] | None = None, upstream: bool | list[str] | str = True,
                 debug: bool = True, jobs: int | None = None, work_dir: Path | None = None,
                 accel: str | None = None, **kwargs: Any) -> RunReport:
     """Run the upstream list and the generated tests on base (and patched) kernels."""
@@ -39,7 +49,8 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
 
     repo = Path(_get(tree, "path"))
     all_upstream, known = upstream_tests(_get(tree, "version", "6.1"))
-    if upstream is True:
+    mode = upstream if upstream in ("auto", "affected") else None
+    if upstream is True or mode:
         guest_tests = all_upstream
     elif upstream:
         guest_tests = select_tests(all_upstream, list(upstream))
@@ -54,9 +65,17 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
         guest_tests.append(GuestTest(name=name, program=name,
                                      args=[str(a) for a in _get(t, "args", []) or []],
                                      timeout=int(_get(t, "timeout", 180) or 180)))
+    selection: dict[str, Any] = {}
+    if mode:
+        from kpatchkit.run import affected
+
+        files = affected.changed_files(repo, base, patched) if patched else []
+        guest_tests, selection = affected.order(guest_tests, files, extras, mode)
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
-    return run_suite(_get(tree, "name", str(repo)), kernels, guest_tests, extra_sources=extras,
-                     known=known, debug=debug, jobs=jobs, work_dir=work_dir, accel=accel,
-                     guest_options=sorted(options), **kwargs)
+    report = run_suite(_get(tree, "name", str(repo)), kernels, guest_tests,
+                       extra_sources=extras, known=known, debug=debug, jobs=jobs,
+                       work_dir=work_dir, accel=accel, guest_options=sorted(options), **kwargs)
+    report.selection = selection
+    return report

@@ -1,4 +1,5 @@
-"""``kpatchkit run --tree NAME [--series SERIES] [--tests LIST] [--debug] [--json]``.
+"""``kpatchkit run --tree NAME [--series SERIES] [--tests LIST|auto|affected] [--no-reuse]
+[-j N] [--debug] [--json]``.
 
 The CLI layer: it may call other stages' public APIs (apply for the patched commit, gen-tests for
 the generated COW scenarios); the run library (``kpatchkit.run.suite``) does not.
@@ -20,7 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--msgid", help="pick this thread out of a mailbox given as --series")
     parser.add_argument("--tests", metavar="LIST",
                         help="comma-separated tests (upstream programs or generated scenario "
-                             "names); default: the upstream list plus the generated scenarios")
+                             "names); default: the upstream list plus the generated scenarios. "
+                             "'auto': the tests the patch's files are known to affect "
+                             "(data/affected.toml) and the generated ones first, the rest after; "
+                             "'affected': only those")
     parser.add_argument("--debug", action="store_true",
                         help="build with the debug fragment (PROVE_LOCKING, PROVE_RCU, "
                              "DEBUG_ATOMIC_SLEEP)")
@@ -31,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="boot the kernels one after the other instead of in parallel")
     parser.add_argument("--no-generated", action="store_true",
                         help="do not add gen-tests' COW scenarios")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="boot every kernel even when the results cache holds its results "
+                             "(same image, tests and QEMU options), and store nothing")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="guests at once (and make -j); default $KPATCHKIT_JOBS or the CPU "
+                             "count")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -50,7 +60,11 @@ def _human(report) -> None:
     for k in report.kernels:
         info(f"{k.name}: {k.commit[:12]} config {k.config_hash} built in {k.build_seconds:.0f}s"
              f"{' (cached)' if k.build_cached else ''}; {k.outcome}"
-             f"{': ' + k.detail if k.detail else ''}; boot {k.boot_seconds}s, VM {k.seconds}s")
+             f"{': ' + k.detail if k.detail else ''}; boot {k.boot_seconds}s, VM {k.seconds}s"
+             + (f" in {len(k.guests)} guests" if len(k.guests) > 1 else ""))
+        if k.reused_from:
+            info(f"  results reused from run {k.reused_from.get('run')} "
+                 f"({k.reused_from.get('date')}): same image, tests and QEMU options")
         for s in k.splats:
             info(f"  SPLAT {s.kind} in {s.function or '?'} at {s.location or '?'} "
                  f"(test {s.test or '-'}): {s.title}")
@@ -72,6 +86,12 @@ def _human(report) -> None:
                 notes.append(f"{r.kernel} faults/COW write {r.faults_per_cow_write:g}")
         info(f"{t:<{width}}  " + "  ".join(f"{(r.result if r else '-'):<8}" for r in rs)
              + ("  " + "; ".join(notes) if notes else ""))
+    sel = report.selection
+    if sel:
+        info(f"--tests {sel['mode']}: {len(sel['affected'])} affected by "
+             f"{', '.join(sel['files']) or 'no file'} ran first"
+             + (f", {len(sel['rest'])} after them" if sel["mode"] == "auto"
+                else f"; {len(sel['rest'])} not run"))
     s = report.summary
     info(f"accel {report.accel}; new failures: {', '.join(s.get('new_failures', [])) or 'none'}")
 
@@ -109,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
     gen_dir = Path(tempfile.mkdtemp(prefix="gen-", dir=cache_dir("runs")))
     generated = [] if args.no_generated else _generated(tree, gen_dir)
     wanted = [t.strip() for t in args.tests.split(",") if t.strip()] if args.tests else None
+    mode = wanted[0] if wanted in (["auto"], ["affected"]) else None
+    if mode:
+        wanted = None
     # "boot" is issue 8's nested-VM claims family (kpatchkit.claims): not a guest test, it runs
     # after the suite on the kernels the suite built.
     boot_family = bool(wanted) and "boot" in wanted
@@ -125,13 +148,23 @@ def run(args: argparse.Namespace) -> int:
     extras = {g.name: Path(g.c_path) for g in generated}
     tests = tests + [GuestTest(name=g.name, program=g.name, args=[str(a) for a in g.args],
                                timeout=int(g.timeout or 180)) for g in generated]
+    selection: dict = {}
+    if mode:
+        from kpatchkit.run import affected
+
+        files = affected.changed_files(repo, base, patched) if patched else []
+        tests, selection = affected.order(tests, files, extras, mode)
+    if args.jobs is not None and args.jobs < 1:
+        raise KpatchkitError("--jobs must be at least 1")
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
     report = run_suite(tree.name, kernels, tests, extra_sources=extras,
                        accel=None if args.accel == "auto" else args.accel, debug=args.debug,
                        kasan=args.kasan, parallel=not args.serial, known=known,
-                       guest_options=sorted({o for g in generated for o in g.kconfig}))
+                       guest_options=sorted({o for g in generated for o in g.kconfig}),
+                       jobs=args.jobs, use_cache=False if args.no_reuse else None)
+    report.selection = selection
     if boot_family:
         from kpatchkit.claims.family import attach_to_run
 
