@@ -499,9 +499,19 @@ def apply_series(series: Series, tree: TreeInfo, *, prereqs: list[Series] = (),
             cached.base = base  # same commit; this run's evidence (trailer/blobs) may differ
             stale = cached.compile is None or cached.compile.status in ("pending", "skipped")
             if compile and cached.patched_commit and stale and \
-                    cached.result in ("applied", "ported"):
+                    cached.patched_commit != cached.base_commit:
+                # decided without the compile proof (--no-compile): compile, decide again
                 run.final_to_original = {}
+                run.base_commit = cached.base_commit
                 cached.compile = run.compile(cached.patched_commit)
+                if cached.result not in ("applied", "ported"):
+                    reanchored = any(c.method not in ("am", "already-applied")
+                                     for c in cached.commits)
+                    cached.result = "ported" if reanchored else "applied"
+                    cached.missing_parts = []
+                    cached.evidence = [e for e in cached.evidence
+                                       if e.kind not in ("missing-part", "missing-symbol")]
+                _symbols_verdict(run, cached)
                 store.save(entry, cached)
             cached.seconds = round(time.monotonic() - t0, 2)
             return cached
