@@ -127,3 +127,21 @@ def test_already_applied_mail_stops_after_apply_and_exits_0(tmp_path, shared, ca
     assert "VERDICT: ALREADY-APPLIED" in summary and "hunk-present" in summary
     stages = json.loads((tmp_path / "review.json").read_text())["stages"]
     assert [s["name"] for s in stages] == ["fetch", "apply", "report"]
+
+
+@pytest.mark.tree
+def test_analysis_covers_the_c_files_touched_under_virt_kvm(shared) -> None:
+    """Not only tdp_mmu.c: mail 03 changes virt/kvm/eventfd.c, and that is what is analysed."""
+    from kpatchkit.apply import apply_series
+    from kpatchkit.fetch import load_series
+    from kpatchkit.review import stages
+    from kpatchkit.trees.registry import resolve_tree
+
+    tree = resolve_tree(_tree("deb61", "6.1"))
+    mail = shared / "fixtures" / "kvm-mmu-mails" / "03-applies-ioeventfd-kfree.eml"
+    applied = apply_series(load_series(str(mail)), tree, compile=False).to_json()
+    assert applied["result"] == "applied"
+    analysis = stages.analyze(tree, applied)
+    assert analysis["files"] == ["virt/kvm/eventfd.c"] and not analysis["errors"]
+    assert analysis["counts"] == {"new": 0, "fixed": 0, "unchanged": 0}
+    assert [c["function"] for c in analysis["added_calls"]] == ["kvm_assign_ioeventfd_idx"]
