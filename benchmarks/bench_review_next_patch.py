@@ -3,8 +3,10 @@
 
 On one machine in one run (each review a fresh ``python -m kpatchkit review`` process):
 
-1. cold:  the reference series with an empty cache (``$KPATCHKIT_CACHE`` = a new folder; the
-          tree itself, kernel_src/deb61, is not rebuilt: 'tree add' is not part of a review);
+1. cold:  the reference series with an empty cache (``$KPATCHKIT_CACHE`` = a new folder whose
+          ``trees/`` links to the current cache's: the tree kernel_src/deb61 points at is what
+          'tree add' made, not part of a review; builds, selftests, initramfs, stage results
+          and run results all start empty);
 2. warm:  the same series again (every stage stored: the 1 s case);
 3. next:  a second real series on the warm tree (default
           ../shared/fixtures/kvm-mmu-mails/02-applies-reused-pages-lru.eml, which applies to
@@ -34,6 +36,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "fixtures"
 TARGET_SECONDS = 120.0
+
+
+def cache_root() -> Path:
+    """The cache this process would use (kpatchkit.cache.cache_root, without importing it)."""
+    return Path(os.environ.get("KPATCHKIT_CACHE") or Path.home() / ".cache" / "kpatchkit")
 
 
 def review(source: Path, tree: str, out: Path, env: dict[str, str], *extra: str
@@ -91,6 +98,10 @@ def main() -> int:
         cache = args.cache or out / "cache"
         if cache.exists() and any(cache.iterdir()):
             ap.error(f"{cache} is not empty: a cold review needs an empty cache")
+        # The tree (kernel_src/NAME points into the cache's trees/) is what 'tree add' made,
+        # not part of a review: the cold cache shares it and nothing else.
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / "trees").symlink_to(cache_root() / "trees", target_is_directory=True)
         env["KPATCHKIT_CACHE"] = str(cache)
     env.pop("KPATCHKIT_RUN_REUSE", None)
     cores = env.get("KPATCHKIT_JOBS") or str(os.cpu_count())
