@@ -76,7 +76,10 @@ def test_symbol_the_target_lacks_is_reported_with_its_patch_line(user: Path, lor
     git(user, "rm", "-q", "arch/x86/kvm/kvm_cache_regs.h")
     git(user, "commit", "-qm", "drop is_guest_mode()")
     rc, out = _apply(capsys, str(lore / "series.mbox"), "--tree", str(user))
-    assert rc == 1 and out["result"] == "ported"
+    # it ports, but calls what the tree does not have (and is no series part): not applicable
+    assert rc == 1 and out["result"] == "not-applicable"
+    assert any(e["kind"] == "missing-symbol" and "is_guest_mode" in e["text"]
+               for e in out["evidence"])
     [missing] = out["missing_symbols"]
     assert missing["symbol"] == "is_guest_mode"
     assert missing["patch_line"]["patch"] == "2/2"
