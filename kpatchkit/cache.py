@@ -13,18 +13,40 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from kpatchkit.errors import InfraError
+
+
+class CacheUnavailable(InfraError, OSError):
+    """The cache directory cannot be created or written (exit 3). Also an ``OSError``, so
+    callers that guard cache writes with ``except OSError`` keep working."""
+
+
+def _unavailable(path: Path, exc: OSError | None) -> CacheUnavailable:
+    why = (exc.strerror or str(exc)) if exc else "not writable"
+    return CacheUnavailable(
+        f"the cache directory {path} is not usable ({why}); make it writable or set "
+        "KPATCHKIT_CACHE to a writable directory")
+
 
 def cache_root() -> Path:
-    """Return the cache root, creating it."""
+    """Return the cache root, creating it; ``CacheUnavailable`` when it cannot be used."""
     root = Path(os.environ.get("KPATCHKIT_CACHE") or Path.home() / ".cache" / "kpatchkit")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unavailable(root, exc) from exc
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise _unavailable(root, None)
     return root
 
 
 def cache_dir(*parts: str) -> Path:
     """Return (and create) a sub-directory of the cache."""
     path = cache_root().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unavailable(path, exc) from exc
     return path
 
 

@@ -9,12 +9,16 @@ unrelated subcommands stay fast, and tests call ``run`` directly without a subpr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
 import traceback
+from collections.abc import Iterator
 
 from kpatchkit import __version__
-from kpatchkit.errors import EXIT_INFRA, EXIT_USAGE, KpatchkitError
+from kpatchkit.errors import EXIT_INFRA, EXIT_USAGE, Interrupted, KpatchkitError
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -57,42 +61,118 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, code: int) -> int:
-    # Exactly one line, always starting the same way, so CI logs can grep it.
-    text = " ".join(str(message).split()) or "unknown error"
-    print(f"kpatchkit: error: {text}", file=sys.stderr)
+def _fail(message: str, code: int, *, kind: str = "user", as_json: bool = False,
+          payload: dict | None = None) -> int:
+    """Report a failure: one ``kpatchkit: error:`` line on stderr (control characters and
+    line breaks out, so CI logs can grep it), and under ``--json`` one JSON object on stdout.
+    Never raises: error handling must not fail."""
+    from kpatchkit import console
+
+    text = " ".join(console.clean(str(message), newlines=False).split()) or "unknown error"
+    if as_json and not console.emitted():
+        try:
+            console.emit_json({"error": {**(payload or {}), "kind": kind, "message": text}})
+        except Exception:  # noqa: BLE001 - a closed stdout or an odd payload
+            pass
+    try:
+        print(f"kpatchkit: error: {text}", file=sys.stderr, flush=True)
+    except Exception:  # noqa: BLE001 - stderr closed: the exit code still says it
+        pass
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, dispatch, and map every failure to an exit code without a traceback."""
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        if getattr(args, "_unavailable", None):
-            raise KpatchkitError(f"'{args._unavailable}' is not available in this build")
-        if not getattr(args, "_run", None):
-            parser.print_help(sys.stderr)
-            return EXIT_USAGE
-        return int(args._run(args) or 0)
-    except KpatchkitError as exc:
-        if exc.payload and "--json" in argv:
-            from kpatchkit.console import emit_json
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a log file; say where (or why not)."""
+    import tempfile
+    import time
 
-            emit_json({"error": exc.message, **exc.payload})
-        return _fail(exc.message, exc.exit_code)
-    except KeyboardInterrupt:
-        return _fail("interrupted; nothing of yours was changed", 130)
-    except BrokenPipeError:
-        return EXIT_USAGE
-    except Exception as exc:  # noqa: BLE001 - the contract is: never a traceback
+    text = traceback.format_exc()
+    name = f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
         from kpatchkit.cache import cache_dir
 
-        log = cache_dir("logs") / "last-internal-error.txt"
-        log.write_text(traceback.format_exc())
-        return _fail(f"internal error: {type(exc).__name__}: {exc} (traceback in {log})",
-                     EXIT_INFRA)
+        log = cache_dir("logs") / name
+        log.write_text(text)
+        return f"traceback in {log}"
+    except Exception as exc:  # noqa: BLE001 - no writable cache: try the temp directory
+        first = exc
+    try:
+        fd, path = tempfile.mkstemp(prefix="kpatchkit-", suffix="-" + name)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        return f"traceback in {path} (the cache could not take it: {first})"
+    except Exception as exc:  # noqa: BLE001
+        return f"the traceback could not be saved: {first}; {exc}"
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` in the main thread (once: a second signal
+    during the cleanup that follows is ignored), so ``finally`` blocks remove temporaries."""
+    fired: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Interrupted(signum)
+
+    old = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (a test calling main from a thread)
+        pass
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, dispatch, and map every failure to an exit code without a traceback.
+
+    User error exits 2, the patch 1, infrastructure 3, a bug in kpatchkit 3 with "internal
+    error" and the traceback in a log file; a signal 128+N after removing temporaries. With
+    ``--json`` an error is still one JSON object: ``{"error": {"kind": ..., "message": ...}}``.
+    """
+    from kpatchkit import atomic, console
+
+    argv = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in argv
+    atomic.reset()
+    console.reset()
+    with _signals_raise():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            as_json = bool(getattr(args, "json", as_json))
+            if getattr(args, "_unavailable", None):
+                raise KpatchkitError(f"'{args._unavailable}' is not available in this build")
+            if not getattr(args, "_run", None):
+                parser.print_help(sys.stderr)
+                return EXIT_USAGE
+            return int(args._run(args) or 0)
+        except KpatchkitError as exc:
+            return _fail(exc.message, exc.exit_code, kind=exc.kind, as_json=as_json,
+                         payload=exc.payload)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = signal.Signals(signum).name
+            return _fail(f"interrupted by {name}; {atomic.left()}", 128 + signum,
+                         kind="interrupted", as_json=as_json)
+        except BrokenPipeError:
+            # stdout went away (a pager quit): nothing more can be said there
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_INFRA
+        except BaseException as exc:  # noqa: BLE001 - the contract is: never a traceback
+            if isinstance(exc, SystemExit):
+                raise
+            where = _save_traceback()
+            atomic.cleanup()
+            return _fail(f"internal error: {type(exc).__name__}: {exc} ({where})", EXIT_INFRA,
+                         kind="internal", as_json=as_json)
 
 
 if __name__ == "__main__":
