@@ -18,14 +18,24 @@ __all__ = ["load_series", "series_mbox"]
 
 
 def _parse_item(item) -> tuple[Patch, list[str]]:
+    """One item -> Patch, within the limits: its raw bytes are checked before any parser runs
+    (a parser's RecursionError, should one still happen, is the nesting limit too)."""
+    from kpatchkit.fetch import limits
     from kpatchkit.fetch.mailparse import check_mail_like, message_from_bytes, patch_from_message
     from kpatchkit.fetch.webarchive import patch_from_archive_text
 
-    if item.archive_text:
-        return patch_from_archive_text(item.data.decode("utf-8", "replace"), source=item.label)
-    msg = message_from_bytes(item.data)
-    check_mail_like(msg, item.label)
-    return patch_from_message(msg, source=item.label), []
+    if item.error is not None:
+        raise item.error
+    limits.check_mail_bytes(item.data, item.label)
+    try:
+        if item.archive_text:
+            return patch_from_archive_text(item.data.decode("utf-8", "replace"),
+                                           source=item.label)
+        msg = message_from_bytes(item.data)
+        check_mail_like(msg, item.label)
+        return patch_from_message(msg, source=item.label), []
+    except RecursionError:
+        raise limits.breach("header_nesting", item.label) from None
 
 
 def load_series(source: str, *, msgid: str | None = None,
@@ -39,6 +49,7 @@ def load_series(source: str, *, msgid: str | None = None,
     """
     from kpatchkit.fetch.assemble import assemble
     from kpatchkit.fetch.mailparse import repair_patch
+    from kpatchkit.fetch.modes import mode_notes
     from kpatchkit.fetch.sources import fetch_source
 
     if tree_path is not None and not Path(tree_path).is_dir():
@@ -49,19 +60,24 @@ def load_series(source: str, *, msgid: str | None = None,
     for item in fetched.items:
         try:
             patch, notes = _parse_item(item)
-        except KpatchkitError as exc:
+        except Exception as exc:  # noqa: BLE001 - one mail's failure is that mail's
             if len(fetched.items) == 1:
                 raise
             # In a thread, a broken reply must not hide the series; a broken patch must.
-            if "[PATCH" in _subject_of(item.data) and not _subject_of(item.data).lower() \
-                    .startswith("re:"):
-                raise KpatchkitError(f"{item.label}: {exc.message}") from exc
-            warnings.append(f"{item.label}: skipped ({exc.message})")
+            if _is_patch_mail(item.data):
+                if isinstance(exc, KpatchkitError):
+                    exc.message = f"{item.label}: {exc.message}"
+                    exc.args = (exc.message,)
+                raise
+            why = exc.message if isinstance(exc, KpatchkitError) else \
+                f"could not be read: {type(exc).__name__}: {exc}"
+            warnings.append(f"{item.label}: skipped ({why})")
             continue
         mails.append(patch)
         warnings.extend(notes)
     series = assemble(mails, msgid=msgid or fetched.msgid, source=str(source),
                       kind=fetched.kind)
+    warnings.extend(mode_notes(series.patches))
     tree = Path(tree_path) if tree_path else None
     overlay: dict[str, list[str]] = {}  # files as the series' earlier patches leave them
     for p in series.patches:
@@ -91,7 +107,15 @@ def _advance(overlay: dict[str, list[str]], patch: Patch, tree: Path) -> None:
 
 
 def _subject_of(data: bytes) -> str:
-    for line in data.split(b"\n\n", 1)[0].split(b"\n"):
+    head = data[:65536].split(b"\n\n", 1)[0]
+    for line in head.split(b"\n"):
         if line.lower().startswith(b"subject:"):
-            return line[8:].decode("utf-8", "replace").strip()
+            return line[8:200].decode("utf-8", "replace").strip()
     return ""
+
+
+def _is_patch_mail(data: bytes) -> bool:
+    """A '[PATCH ...]' mail that is not a reply: part of the series, so its failure is the
+    series' failure (a reply's is only a warning)."""
+    subject = _subject_of(data)
+    return "[PATCH" in subject.upper() and not subject.lower().startswith(("re:", "aw:"))

@@ -14,7 +14,10 @@ import re
 
 _CASE_RE = re.compile(r"^(case\b.*|default\s*):")
 _LABEL_RE = re.compile(r"^[A-Za-z_]\w*:\s*(/\*.*)?$")
-_CONTROL_RE = re.compile(r"^(\}\s*)?(if|for|while|switch|else\s+if)\b|^\w*for_each\w*\s*\(")
+# "\w*for_each\w*" would backtrack quadratically over a long word; the iterator is the first
+# word (checked for "for_each" in code), which no backtracking can blow up.
+_CONTROL_RE = re.compile(r"^(\}\s*)?(if|for|while|switch|else\s+if)\b")
+_CALL_WORD_RE = re.compile(r"^(\w+)\s*\(")
 _ELSE_RE = re.compile(r"^(\}\s*)?(else|do)$")
 _OPERATOR_END = ("&&", "||", "=", "+", "-", "|", "&", "?", "^", "<<", ">>", "*", "/", "%",
                  "==", "!=", "<", ">")
@@ -148,7 +151,7 @@ class CIndenter:
             self.pending = 0
             self.continuation = False
             return
-        if _ELSE_RE.match(code) or (code.endswith(")") and _CONTROL_RE.match(self.stmt_head)):
+        if _ELSE_RE.match(code) or (code.endswith(")") and _is_control(self.stmt_head)):
             self.pending += 1
             self.continuation = False
             return
@@ -161,9 +164,9 @@ class CIndenter:
         inner = self.macro
         assert inner is not None
         body, tail = s, ""
-        m = re.search(r"\s*\\$", s)
-        if m:
-            body, tail = s[: m.start()], s[m.start():]
+        if s.endswith("\\"):  # the continuation and the blanks before it (no regex: linear)
+            cut = len(s[:-1].rstrip())
+            body, tail = s[:cut], s[cut:]
         else:
             self.macro = None  # the last line of the macro
         if not body.strip():
@@ -192,3 +195,11 @@ def _rhs_column(head: str, col: int) -> int | None:
                 j += 1
             return col + j
     return None
+
+
+def _is_control(head: str) -> bool:
+    """A control statement's head: if/for/while/switch/else if, or a for_each* iterator."""
+    if _CONTROL_RE.match(head):
+        return True
+    m = _CALL_WORD_RE.match(head)
+    return bool(m and "for_each" in m.group(1))

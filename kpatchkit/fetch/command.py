@@ -42,21 +42,27 @@ def _tree_path(spec: str | None) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch, assemble, repair; print a summary (or JSON) and write outputs."""
-    from kpatchkit import console
-    from kpatchkit.errors import KpatchkitError
+    from kpatchkit import atomic, console
+    from kpatchkit.errors import UserError
     from kpatchkit.fetch import load_series, series_mbox
 
     series = load_series(args.source, msgid=args.msgid, tree_path=_tree_path(args.tree))
     outputs = {}
     if args.output:
         out = Path(args.output)
+        # everything rendered first: a failure or a signal while writing leaves no half file
+        files = {"mbox": (out / "series.mbox", series_mbox(series.patches)),
+                 "json": (out / "series.json", console.dumps({"series": series}) + "\n")}
+        if out.exists() and not out.is_dir():
+            raise UserError(f"-o {out}: not a directory (fetch writes series.mbox and "
+                            "series.json into DIR)")
         try:
             out.mkdir(parents=True, exist_ok=True)
-            (out / "series.mbox").write_text(series_mbox(series.patches))
-            (out / "series.json").write_text(console.dumps({"series": series}) + "\n")
+            for key, (path, text) in files.items():
+                atomic.write_text(path, text)
+                outputs[key] = str(path)
         except OSError as exc:
-            raise KpatchkitError(f"-o {out}: cannot write ({exc.strerror or exc})") from exc
-        outputs = {"mbox": str(out / "series.mbox"), "json": str(out / "series.json")}
+            raise atomic.os_error(exc, f"-o {out}") from exc
     if args.json:
         console.emit_json({"series": series, "outputs": outputs})
     for w in series.warnings:

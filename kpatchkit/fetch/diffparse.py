@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.records.series import FileDiff, Hunk
 
-HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
+# (line numbers past ten digits are no hunk header: int() of a 5,000-digit run would fail)
+HUNK_RE = re.compile(r"^@@ -(\d{1,10})(?:,(\d{1,10}))? \+(\d{1,10})(?:,(\d{1,10}))? @@ ?(.*)$")
 DIFF_GIT_RE = re.compile(r"^diff --git (\S+) (\S+)\s*$")
 INDEX_RE = re.compile(r"^index ([0-9a-f]+)\.\.([0-9a-f]+)(?: (\d+))?\s*$")
 # Where a diff starts inside a mail body.

@@ -14,6 +14,7 @@ from email import policy
 from email.message import EmailMessage
 
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.fetch import limits
 from kpatchkit.fetch.diffparse import find_diff_start, parse_diff, render_files
 from kpatchkit.fetch.subject import parse_subject
 from kpatchkit.fetch.upstream import (
@@ -119,6 +120,7 @@ def body_texts(msg: EmailMessage) -> tuple[str, list[str], list[str]]:
     """(main text, text attachments that may hold a diff, names of binary attachments)."""
     main, attachments, binary = None, [], []
     parts = list(msg.walk()) if msg.is_multipart() else [msg]
+    limits.check("mime_parts", len(parts), "the mail")
     for part in parts:
         if part.is_multipart():
             continue
@@ -173,6 +175,9 @@ def patch_from_text(meta: dict, text: str, *, source: str, lenient: bool = False
     if inbody:
         meta, text = {**meta, **_meta_of(inbody)}, rest
     subj = parse_subject(meta.get("subject", ""))
+    for n in (subj.total, subj.index):
+        if n is not None:  # before anything lists the parts a subject promises
+            limits.check("series_parts", n, f"{source}: subject '{subj.raw[:60]}'")
     p = Patch(
         subject=subj.title, raw_subject=subj.raw, author=meta.get("author", ""),
         email=meta.get("email", ""), date=meta.get("date", ""),

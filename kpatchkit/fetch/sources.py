@@ -7,13 +7,16 @@ is recognised from the SOURCE string and, for files, from their first bytes.
 from __future__ import annotations
 
 import gzip
+import http.client
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -21,11 +24,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kpatchkit.errors import KpatchkitError
+from kpatchkit.errors import InfraError, KpatchkitError, UserError
+from kpatchkit.fetch import limits
 
 DEFAULT_LORE = "https://lore.kernel.org/all"
-# A patch series, even a long thread, is far below this; 50 MB of noise is not a review input.
-MAX_INPUT = int(os.environ.get("KPATCHKIT_MAX_INPUT", str(32 * 1024 * 1024)))
 _MBOX_FROM_RE = re.compile(rb"^From \S+ .*\d{4}\s*$")
 _MBOXRD_ESC_RE = re.compile(rb"^>(>*From )", re.M)
 _HEADER_LINE_RE = re.compile(rb"^[A-Za-z0-9-]+:[ \t]")
@@ -38,6 +40,7 @@ class Item:
     data: bytes
     label: str
     archive_text: bool = False  # a web page copy, not an RFC 822 mail
+    error: KpatchkitError | None = None  # why this one could not be read (others still can)
 
 
 @dataclass
@@ -49,12 +52,15 @@ class Fetched:
     msgid: str | None = None  # a message id the SOURCE itself named (lore URL)
 
 
+def _max_input() -> int:
+    """The total_bytes limit (data/limits.toml; KPATCHKIT_MAX_INPUT overrides it)."""
+    return limits.get("total_bytes")
+
+
 def _check_size(size: int, label: str) -> None:
-    if size > MAX_INPUT:
-        raise KpatchkitError(
-            f"{label} is {size // (1024 * 1024)} MB or more, more than the "
-            f"{MAX_INPUT // (1024 * 1024)} MB a patch series can be; pass the thread's mbox "
-            "(or raise KPATCHKIT_MAX_INPUT)")
+    if size > _max_input():
+        raise limits.breach("total_bytes", f"{label} (pass the thread's mbox, not a whole list's)",
+                            size)
 
 
 def _check_text(data: bytes, label: str) -> None:
@@ -70,7 +76,7 @@ def read_file(path: Path) -> bytes:
     """Read a file (gunzipping ``.gz`` content) with the size limit applied."""
     try:
         with path.open("rb") as fh:
-            data = fh.read(MAX_INPUT * 4 + 1)  # gzip may shrink it; never read unbounded
+            data = fh.read(_max_input() * 4 + 1)  # gzip may shrink it; never read unbounded
     except OSError as exc:
         raise KpatchkitError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if data[:2] == b"\x1f\x8b":
@@ -82,7 +88,7 @@ def read_file(path: Path) -> bytes:
 def _gunzip(data: bytes, label: str) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-            out = gz.read(MAX_INPUT + 1)
+            out = gz.read(_max_input() + 1)
     except (OSError, EOFError) as exc:
         raise KpatchkitError(f"{label}: corrupt gzip data ({exc})") from exc
     _check_size(len(out), label)
@@ -93,8 +99,11 @@ def split_mbox(data: bytes, label: str) -> list[Item]:
     """Split an mbox (mboxo or mboxrd: '>From ' is unescaped one level)."""
     messages: list[list[bytes]] = []
     cur: list[bytes] | None = None
+    most = limits.get("mails")
     for line in data.replace(b"\r\n", b"\n").split(b"\n"):
-        if _MBOX_FROM_RE.match(line):
+        if _is_separator(line):
+            if len(messages) >= most:
+                raise limits.breach("mails", label, f"more than {most}")
             cur = []
             messages.append(cur)
         elif cur is not None:
@@ -107,9 +116,15 @@ def split_mbox(data: bytes, label: str) -> list[Item]:
     return out
 
 
+def _is_separator(line: bytes) -> bool:
+    # a separator line is short ('From <sha> Mon Sep 17 00:00:00 2001'): never run the regex
+    # over a long line
+    return line.startswith(b"From ") and len(line) < 512 and bool(_MBOX_FROM_RE.match(line))
+
+
 def is_mbox(data: bytes) -> bool:
     """True when the first line is an mbox 'From ' separator."""
-    return bool(_MBOX_FROM_RE.match(data.split(b"\n", 1)[0].rstrip(b"\r")))
+    return _is_separator(data[:1024].split(b"\n", 1)[0].rstrip(b"\r"))
 
 
 def is_mail(data: bytes) -> bool:
@@ -147,13 +162,18 @@ def from_directory(path: Path, msgid: str | None = None) -> tuple[list[Item], st
         raise KpatchkitError(f"{path} holds no mail or patch files")
     items: list[Item] = []
     total = 0
+    limits.check("mails", len(files), str(path))
     for f in files:
         data = read_file(f)
         total += len(data)
-        if total > MAX_INPUT:
-            _check_size(total, str(path))
-        sub, _ = items_from_bytes(data, str(f))
+        _check_size(total, str(path))
+        try:
+            sub, _ = items_from_bytes(data, str(f))
+        except KpatchkitError as exc:
+            # one unreadable file in a folder is that file's problem (load_series decides)
+            sub = [Item(data, str(f), error=exc)]
         items.extend(sub)
+        limits.check("mails", len(items), str(path))
     return items, kind
 
 
@@ -163,15 +183,19 @@ def is_git_mirror(path: Path) -> bool:
         or (path / "git" / "0.git").is_dir() or (path / "all.git").is_dir()
 
 
-def _git(args: list[str], cwd: str | None = None, timeout: int = 600) -> bytes:
+def _git(args: list[str], cwd: str | None = None, timeout: int = 600,
+         remote: bool = False) -> bytes:
+    """Run git. A failure on a local repository is the input's (exit 2); git missing, a
+    timeout or a failing remote (clone/fetch over the network) is infrastructure (exit 3)."""
     try:
         res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KpatchkitError(f"git {args[0]} failed: {exc}") from exc
+        raise InfraError(f"git {args[0]} failed: {exc}") from exc
     if res.returncode != 0:
         err = res.stderr.decode(errors="replace").strip().splitlines()
         why = err[-1] if err else f"exit {res.returncode}"
-        raise KpatchkitError(f"git {' '.join(args[:2])} failed: {why}")
+        cls = InfraError if remote else UserError
+        raise cls(f"git {' '.join(args[:2])} failed: {why}")
     return res.stdout
 
 
@@ -182,7 +206,7 @@ def _cat_blobs(repo: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
     except OSError as exc:
-        raise KpatchkitError(f"git cat-file failed: {exc}") from exc
+        raise InfraError(f"git cat-file failed: {exc}") from exc
     assert proc.stdin is not None and proc.stdout is not None
     stdin = proc.stdin
 
@@ -252,7 +276,8 @@ def from_git_mirror(spec: str, msgid: str | None = None) -> list[Item]:
     path = Path(spec)
     if not path.exists():
         path = _mirror_clone(spec)
-    repos = sorted((path / "git").glob("*.git"), key=lambda p: int(p.stem)) \
+    repos = sorted((r for r in (path / "git").glob("*.git") if r.stem.isdigit()),
+                   key=lambda p: int(p.stem)) \
         if (path / "git").is_dir() else [path]
     items: list[Item] = []
     total = 0
@@ -271,10 +296,11 @@ def from_git_mirror(spec: str, msgid: str | None = None) -> list[Item]:
             if data is None:
                 continue
             total += len(data)
-            if total > MAX_INPUT:
-                raise KpatchkitError(f"{spec} holds more than {MAX_INPUT >> 20} MB of mail"
-                                     + ("" if msgid else "; pass --msgid to read one thread"))
+            if total > _max_input():
+                raise limits.breach("total_bytes", f"{spec}" + (
+                    "" if msgid else " (pass --msgid to read one thread)"), total)
             items.append(Item(data, f"{spec}@{s[:12]}"))
+            limits.check("mails", len(items), spec)
     if not items:
         where = f" in the thread of {msgid!r}" if msgid else " (no file 'm' in any commit)"
         raise KpatchkitError(f"{spec} is a git repository but holds no public-inbox messages"
@@ -289,11 +315,17 @@ def _mirror_clone(url: str) -> Path:
     path = cache_dir("inbox") / content_hash(url)
     with locked(path):
         if (path / "HEAD").is_file():
-            _git(["-C", str(path), "fetch", "--quiet", "--prune", "origin"], timeout=1800)
+            _git(["-C", str(path), "fetch", "--quiet", "--prune", "origin"], timeout=1800,
+                 remote=True)
         else:
             tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
-            _git(["clone", "--quiet", "--mirror", url, str(tmp)], timeout=1800)
-            tmp.rename(path)
+            try:
+                _git(["clone", "--quiet", "--mirror", url, str(tmp)], timeout=1800,
+                     remote=True)
+                tmp.rename(path)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
@@ -303,16 +335,87 @@ def lore_url(base: str, msgid: str, what: str) -> str:
     return f"{base.rstrip('/')}/{quoted}/{what}"
 
 
-def _http_get(url: str) -> bytes | None:
+class _Deadline:
+    """The one deadline every request of a fetch shares (limit 'request_deadline')."""
+
+    def __init__(self) -> None:
+        self.seconds = limits.get("request_deadline")
+        self.end = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only (urllib would also follow one to ftp://)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        if not newurl.lower().startswith(("http://", "https://")):
+            raise InfraError(f"{req.full_url}: the server redirects to {newurl[:100]!r}, "
+                             "which is not http(s)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+# HTTP statuses that say the request the user made is wrong (exit 2); every other failure of
+# a server (5xx, 401/403, 429, a refused connection, a timeout) is infrastructure (exit 3).
+_USER_STATUSES = {400, 414}
+_NOT_FOUND = {404, 410}
+
+
+def _http_read(url: str, deadline: _Deadline, cancel: threading.Event) -> bytes | None:
+    """GET ``url`` (blocking; run in a worker thread that the deadline abandons)."""
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    cap = _max_input() * 4 + 1
+    timeout = max(0.1, min(limits.get("read_timeout"), deadline.left()))
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - http(s) only
-            data = resp.read(MAX_INPUT * 4 + 1)
+        with opener.open(url, timeout=timeout) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            read = getattr(resp, "read1", resp.read)
+            while size < cap and not cancel.is_set():
+                chunk = read(min(65536, cap - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+        if exc.code in _NOT_FOUND:
             return None
-        raise KpatchkitError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise KpatchkitError(f"{url}: cannot connect ({getattr(exc, 'reason', exc)})") from exc
+        cls = UserError if exc.code in _USER_STATUSES else InfraError
+        raise cls(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        why = getattr(exc, "reason", None) or exc
+        raise InfraError(f"{url}: cannot fetch ({why})") from exc
+    except ValueError as exc:  # not a URL urllib can open
+        raise UserError(f"{url}: {exc}") from exc
+    return b"".join(chunks)
+
+
+def _http_get(url: str, deadline: _Deadline | None = None) -> bytes | None:
+    """The body at ``url``, None on 404/410; the whole fetch's deadline bounds it, however
+    slowly the server sends (its socket timeout is per read)."""
+    deadline = deadline or _Deadline()
+    box: dict = {}
+    cancel = threading.Event()
+
+    def work() -> None:
+        try:
+            box["data"] = _http_read(url, deadline, cancel)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["exc"] = exc
+
+    worker = threading.Thread(target=work, name="kpatchkit-http", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline.left()))
+    if worker.is_alive():
+        cancel.set()  # the worker stops at its next read; the process does not wait for it
+        raise limits.breach("request_deadline", f"{url}: the server did not finish",
+                            deadline.seconds)
+    if "exc" in box:
+        raise box["exc"]
+    data = box["data"]
+    if data is None:
+        return None
     if data[:2] == b"\x1f\x8b":
         data = _gunzip(data, url)
     _check_size(len(data), url)
@@ -321,13 +424,14 @@ def _http_get(url: str) -> bytes | None:
 
 def from_http(base: str, msgid: str) -> tuple[list[Item], str]:
     """The whole thread (t.mbox.gz), or the one message (raw) if the thread is not served."""
-    data = _http_get(lore_url(base, msgid, "t.mbox.gz"))
+    deadline = _Deadline()
+    data = _http_get(lore_url(base, msgid, "t.mbox.gz"), deadline)
     if data is not None:
         _check_text(data, "t.mbox.gz")
         return split_mbox(data, lore_url(base, msgid, "t.mbox.gz")), "http"
-    data = _http_get(lore_url(base, msgid, "raw"))
+    data = _http_get(lore_url(base, msgid, "raw"), deadline)
     if data is None:
-        raise KpatchkitError(f"{base}: no message {msgid!r} (404 for t.mbox.gz and raw)")
+        raise UserError(f"{base}: no message {msgid!r} (404 for t.mbox.gz and raw)")
     items, _ = items_from_bytes(data, lore_url(base, msgid, "raw"))
     return items, "http"
 
@@ -361,7 +465,7 @@ def fetch_source(source: str, msgid: str | None) -> Fetched:
             return Fetched(items, kind, url_msgid)
         return Fetched(from_git_mirror(source, msgid), "git-mirror")
     if source == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT + 1)
+        data = sys.stdin.buffer.read(_max_input() + 1)
         _check_size(len(data), "standard input")
         items, kind = items_from_bytes(data, "stdin")
         return Fetched(items, kind)

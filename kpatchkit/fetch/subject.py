@@ -68,11 +68,17 @@ def _read_group(group: str, subj: Subject, g: dict) -> None:
         vm = g["_version"].match(word)
         cm = g["_counter"].match(word)
         if vm:
-            subj.version = int(vm.group(1))
+            subj.version = _number(vm.group(1))
             if upper.startswith("PATCH"):
                 subj.prefixes.append("PATCH")
             subj.prefixes.append(f"v{subj.version}")
         elif cm:
-            subj.index, subj.total = int(cm.group(1)), int(cm.group(2))
+            subj.index, subj.total = _number(cm.group(1)), _number(cm.group(2))
         else:
             subj.prefixes.append(word)
+
+
+def _number(digits: str) -> int:
+    """int(digits), saturating: a 5,000-digit counter is 'too many' (the series_parts limit
+    says so), not a ValueError from int()'s own digit limit."""
+    return int(digits) if len(digits) <= 12 else 10**12

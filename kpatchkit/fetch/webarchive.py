@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import html.parser
+import html
 import re
 import tomllib
 from datetime import datetime
@@ -20,6 +20,10 @@ from kpatchkit.fetch.mailparse import patch_from_text
 from kpatchkit.records.series import Patch
 
 _HEADER_RE = re.compile(r"^([A-Za-z][A-Za-z-]*):\s*(.*)$")
+# "[...PATCH": the class excludes '[' too, so each '[' is scanned up to the next bracket only
+# (with [^\]]* a line of many '[' is rescanned from each: quadratic).
+_PATCH_GROUP_RE = re.compile(r"\[[^\[\]]*PATCH", re.I)
+_PAGE_MAIL_RE = re.compile(r"^(?:From|Subject):|\[[^\[\]]*PATCH", re.M | re.I)
 
 
 @cache
@@ -34,19 +38,69 @@ def shapes() -> dict:
     return data
 
 
-class _TextOfHtml(html.parser.HTMLParser):
-    """Visible text of a saved archive page: <pre> kept verbatim, block tags end lines."""
+_TAG_NAME_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]{0,40})")
+_WS_RE = re.compile(r"\s+")
+
+
+class _TextOfHtml:
+    """Visible text of a saved archive page: <pre> kept verbatim, block tags end lines.
+
+    A small tokenizer of its own rather than ``html.parser``: on an unterminated attribute
+    the stdlib parser rescans the rest of the page at every ``<`` (minutes for a page of a few
+    hundred kilobytes). Every scan here moves forward, so the work is linear in the page.
+    """
 
     _BLOCK = {"br", "p", "div", "tr", "li", "pre", "h1", "h2", "h3", "h4", "hr", "table", "ul"}
     _SKIP = {"script", "style", "head", "title"}
+    _RAW = {"script", "style"}  # their text is not markup: skip to the closing tag
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.out: list[str] = []
         self.pre = 0
         self.skip = 0
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def feed(self, markup: str) -> None:
+        lower = markup.lower()
+        i, n = 0, len(markup)
+        while i < n:
+            lt = markup.find("<", i)
+            if lt < 0:
+                self.handle_data(html.unescape(markup[i:]))
+                return
+            if lt > i:
+                self.handle_data(html.unescape(markup[i:lt]))
+            if markup.startswith("<!--", lt):
+                end = markup.find("-->", lt + 4)
+                i = n if end < 0 else end + 3
+                continue
+            m = _TAG_NAME_RE.match(markup, lt)
+            if not m:
+                if markup.startswith(("<!", "<?"), lt):  # doctype, processing instruction
+                    end = markup.find(">", lt)
+                    i = n if end < 0 else end + 1
+                else:
+                    self.handle_data("<")  # a '<' in text ("a < b")
+                    i = lt + 1
+                continue
+            end = _tag_end(markup, m.end())
+            if end < 0:  # unterminated tag: the rest is what a reader would see as text
+                self.handle_data(html.unescape(markup[lt:]))
+                return
+            tag = m.group(1).lower()
+            if markup[lt + 1] == "/":
+                self.handle_endtag(tag)
+                i = end + 1
+                continue
+            self.handle_starttag(tag)
+            i = end + 1
+            if tag in self._RAW and not markup[end - 1] == "/":
+                close = lower.find("</" + tag, i)
+                i = n if close < 0 else close
+
+    def close(self) -> None:
+        """Nothing is buffered: feed() handles the whole page."""
+
+    def handle_starttag(self, tag: str) -> None:
         if tag in self._SKIP:
             self.skip += 1
         if tag in self._BLOCK:
@@ -63,17 +117,43 @@ class _TextOfHtml(html.parser.HTMLParser):
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if self.skip:
+        if self.skip or not data:
             return
         if not self.pre:
             # outside <pre> a browser collapses whitespace runs and drops them at a line's
             # start: exactly the damage whitespace.py repairs later
-            data = re.sub(r"\s+", " ", data)
+            data = _WS_RE.sub(" ", data)
             if not self.out or self.out[-1].endswith("\n"):
                 data = data.lstrip()
             if not data:
                 return
         self.out.append(data)
+
+
+def _tag_end(markup: str, j: int) -> int:
+    """Index of the '>' that ends the tag whose attributes start at ``j`` (quoted values may
+    hold '>'), or -1 when the tag never ends. Each search position only moves forward."""
+    gt = dq = sq = -2  # cached next positions (-2: not searched yet)
+    n = len(markup)
+    while True:
+        if gt < j:
+            gt = markup.find(">", j)
+            if gt < 0:
+                return -1
+        if dq < j and dq != -1:
+            dq = markup.find('"', j)
+        if sq < j and sq != -1:
+            sq = markup.find("'", j)
+        quotes = [q for q in (dq, sq) if 0 <= q < gt]
+        if not quotes:
+            return gt
+        q = min(quotes)
+        close = markup.find(markup[q], q + 1)
+        if close < 0:
+            return -1  # an unterminated attribute value
+        j = close + 1
+        if j >= n:
+            return -1
 
 
 def html_to_text(markup: str) -> str:
@@ -94,8 +174,7 @@ def is_html(data: bytes) -> bool:
 def looks_like_archive_text(text: str) -> bool:
     """A page copy: no RFC 822 header block first, but a diff and a subject/From somewhere."""
     head = text[:4000]
-    return find_diff_start(text) is not None and bool(
-        re.search(r"^(From|Subject):|\[[^\]]*PATCH", head, re.M | re.I))
+    return find_diff_start(text) is not None and bool(_PAGE_MAIL_RE.search(head))
 
 
 def deobfuscate(text: str) -> str:
@@ -119,10 +198,10 @@ def normalise_date(value: str) -> str:
         pass
     data = shapes()
     zone = "+0000"
-    m = re.search(r"\s+([A-Z]{3,4})$", value)
-    if m and m.group(1) in data["timezones"]:
-        zone = data["timezones"][m.group(1)]
-        value = value[: m.start()]
+    head, _, last = value.rpartition(" ")  # no regex: "\s+X$" searched is quadratic
+    if head.strip() and last in data["timezones"]:
+        zone = data["timezones"][last]
+        value = head.rstrip()
     for fmt in data["date_formats"]:
         try:
             dt = datetime.strptime(value, fmt)
@@ -155,7 +234,7 @@ def _split_page(text: str) -> tuple[dict, str]:
             if seen_header or "subject" in meta:
                 body_at = k + 1
             continue
-        if not seen_header and "subject" not in meta and re.search(r"\[[^\]]*PATCH", s, re.I):
+        if not seen_header and "subject" not in meta and _PATCH_GROUP_RE.search(s):
             meta["subject"] = s  # hypermail: the subject alone on the first line
             body_at = k + 1
             continue
@@ -191,9 +270,9 @@ def patch_from_archive_text(text: str, *, source: str) -> tuple[Patch, list[str]
         name = meta["from"].strip()
     if not addr or "@" not in addr:
         # The page hides the address; the author's own Signed-off-by usually carries it.
-        for m in re.finditer(r"^Signed-off-by:\s*(.+?)\s*<([^>]+)>", body, re.M):
-            if not name or m.group(1).strip().lower() == name.lower():
-                name, addr = name or m.group(1).strip(), deobfuscate(m.group(2))
+        for who, where in _signers(body):
+            if not name or who.lower() == name.lower():
+                name, addr = name or who, deobfuscate(where)
                 break
     if addr and data["_hidden"].search(addr):
         warnings.append(f"the archive hides the author's address ({addr}); kept as shown")
@@ -213,3 +292,17 @@ def patch_from_archive_text(text: str, *, source: str) -> tuple[Patch, list[str]
     if not mid:
         warnings.append("the archive page shows no Message-ID; a stand-in id was made up")
     return patch, warnings
+
+
+def _signers(body: str):
+    """(name, address) of each 'Signed-off-by: Name <address>' line, without a regex (the
+    one this replaces backtracked cubically over a long line of blanks)."""
+    for line in body.split("\n"):
+        if not line.startswith("Signed-off-by:"):
+            continue
+        rest = line[len("Signed-off-by:"):]
+        lt = rest.find("<")
+        gt = rest.find(">", lt + 1) if lt >= 0 else -1
+        who = rest[:lt].strip() if lt >= 0 else ""
+        if who and gt > lt + 1:
+            yield who, rest[lt + 1:gt]
