@@ -42,7 +42,8 @@ def analyze_file(repo: Path, file: str = DEFAULT_FILE, rev: str | None = None, *
     view = SourceView(Path(repo), sha, dict(overlay or {}))
     kb = load()
     unit, cached = load_unit(view, file, mode, kb, use_cache=use_cache)
-    result = analyze_cfgs(unit.cfgs, kb, file, unit.iterators, contexts=contexts)
+    result = analyze_cfgs(unit.cfgs, kb, file, unit.iterators, contexts=contexts,
+                          addr=unit.addr)
     return FileAnalysis(
         file=file, rev=sha or "worktree", mode=mode, functions=result.functions,
         findings=result.findings, calls=result.calls,

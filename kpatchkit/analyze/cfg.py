@@ -26,7 +26,7 @@ class Event:
     name: str
     args: list[str]
     line: int
-    kind: str = "call"  # call | iter
+    kind: str = "call"  # call | iter | assign (to a variable) | store (to memory)
     guarded: bool = False  # the only statement of an `if` with an opaque condition
 
 
@@ -133,11 +133,22 @@ class _Builder:
             value = expr_text(expr.rvalue) if expr.op == "=" else "?"
             out.append(Event("=", [name, value], _line(expr, line), kind="assign"))
             return
+        if isinstance(expr, c_ast.Assignment):
+            # A store to memory (`sp->unsync = 1`): guarded-data contracts look at these.
+            self._collect(expr.rvalue, line, out)
+            self._collect(expr.lvalue, line, out)
+            out.append(Event("store", [expr_text(expr.lvalue), expr_text(expr.rvalue)],
+                             _line(expr, line), kind="store"))
+            return
         if isinstance(expr, c_ast.UnaryOp) and expr.op in ("++", "--", "p++", "p--"):
             if isinstance(expr.expr, c_ast.ID):
                 self.assigned.add(expr.expr.name)
                 out.append(Event("=", [expr.expr.name, "?"], _line(expr, line), kind="assign"))
                 return
+            self._collect(expr.expr, line, out)
+            out.append(Event("store", [expr_text(expr.expr), "?"], _line(expr, line),
+                             kind="store"))
+            return
         if isinstance(expr, c_ast.UnaryOp) and expr.op == "&" and isinstance(expr.expr, c_ast.ID):
             # Address taken: may change behind our back, never a fact.
             self.assigned.add(expr.expr.name)

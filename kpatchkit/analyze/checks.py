@@ -36,6 +36,15 @@ CHECKS: dict[str, Check] = {c.id: c for c in [
           "a lock is released in the wrong mode, or return paths disagree on what is held"),
     Check("double-lock", "double lock", "a lock is acquired while already held"),
     Check("double-unlock", "double unlock", "a lock is released while not held"),
+    Check("rcu-address-space", "plain use of an __rcu pointer",
+          "an __rcu pointer (tdp_ptep_t, an __rcu field) dereferenced, cast, assigned or "
+          "passed as a plain pointer without rcu_dereference() or an __rcu-aware accessor"),
+    Check("unguarded-write", "guarded data written without its lock",
+          "state that must be written under mmu_lock held for write, or under an inner lock "
+          "when mmu_lock is held for read, written on a path that holds neither"),
+    Check("order-violation", "protocol ordering violated",
+          "an event that must precede another (a TLB flush before RCU is dropped, a zap before "
+          "rcu_barrier) comes after it, or is missing before it on a path"),
     Check("yield-in-walk", "yielding inside a non-yield-safe walk",
           "mmu_lock/RCU may be dropped inside a walk (for_each_tdp_mmu_root) that needs them "
           "held across the whole loop"),

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from kpatchkit.analyze.cfg import Event, FunctionCFG, Node
 from kpatchkit.analyze.knowledge import Knowledge
+from kpatchkit.analyze.protocols import Guards, Orders
 
 RCU_CAP = 4
 MAX_STATES = 256
@@ -40,6 +41,7 @@ class State(NamedTuple):
     facts: frozenset = frozenset()
     assumed: str = ""  # with mmu == "E": what asserts/releases showed the caller holds
     rcu_own: bool = False  # this path took rcu_read_lock() itself
+    seen: frozenset = frozenset()  # ordering-rule events on this path (protocols.Orders)
 
     @property
     def eff(self) -> str:
@@ -64,8 +66,8 @@ class State(NamedTuple):
 class Req:
     """Something the function needs from its caller's state at entry."""
 
-    kind: str  # mmu | rcu
-    need: str | int  # mmu: read|write|held|none ; rcu: minimal entry depth
+    kind: str  # mmu | rcu | guard
+    need: str | int  # mmu: read|write|held|none ; rcu: minimal entry depth; guard: its id
     cond: Cond
     check: str
     message: str
@@ -185,6 +187,11 @@ class FunctionAnalysis:
         # States in which in-file functions passed as handlers run (for their contexts).
         self.indirect: dict[str, set[State]] = {}
         self._mmu_re = re.compile(kb.mmu_lock_match)
+        self.guards = Guards(kb.guards, cfg.file)
+        self.orders = Orders(kb.orders, cfg.file, cfg.name, cfg.calls)
+        # Lines where this function takes rcu_read_lock() itself.
+        self.own_rcu = sorted(e.line for e in cfg.calls
+                              if kb.prims.get(e.name, {}).get("op") == "rcu_lock")
 
     # ---- helpers ------------------------------------------------------------------------
     def is_mmu(self, arg: str) -> bool:
@@ -208,11 +215,15 @@ class FunctionAnalysis:
                 out.add((v, "t", b))
         return frozenset(out)
 
-    def report(self, check: str, line: int, message: str, trace: tuple, st: State) -> None:
+    def report(self, check: str, line: int, message: str, trace: tuple, st: State,
+               evidence: str = "") -> None:
         key = (check, line, message)
         if key not in self.findings:
             steps = [(ln, describe(*sb) if isinstance(sb, tuple) else sb, note)
                      for ln, sb, note in trace] + [(line, describe(st, self.base), message)]
+            if evidence:
+                # The contract or rule and its kernel source (SARIF: properties.evidence).
+                steps.append((line, "evidence", evidence))
             self.findings[key] = RawFinding(check, self.cfg.name, line, message, steps)
 
     def eval_arg(self, arg: str, st: State, pred: str = "b") -> bool | str | None:
@@ -306,7 +317,7 @@ class FunctionAnalysis:
         for ev in node.events:
             nxt: list[tuple[State, tuple]] = []
             for st, tr in states:
-                if ev.kind != "assign":
+                if ev.kind not in ("assign", "store"):
                     self.note_call(ev, node, st)
                 nxt.extend(self.apply_event(ev, node, st, tr))
             # Dedupe, keeping the first trace.
@@ -337,6 +348,14 @@ class FunctionAnalysis:
             elif value in ("false", "0", "NULL"):
                 facts |= {(var, False)}
             return [(_replace(st, facts=facts), tr)] if facts != st.facts else [(st, tr)]
+        if self.orders and ev.kind != "store":
+            st = self.apply_orders(ev, st, tr)
+        if ev.kind == "store":
+            for gid in self.guards.for_store(ev.args[0]):
+                self.need_guard(gid, ev.line, st, tr, f"writes {ev.args[0]}", None)
+            return [(st, tr)]
+        for gid in self.guards.for_call(ev.name, ev.args):
+            self.need_guard(gid, ev.line, st, tr, f"{ev.name}({', '.join(ev.args)})", None)
         if ev.kind == "iter":
             return self.apply_iter(ev, node, st, tr)
         prim = self.kb.prims.get(ev.name)
@@ -350,6 +369,30 @@ class FunctionAnalysis:
             if rec not in self.summary.pcalls:
                 self.summary.pcalls.append(rec)
         return [(st, tr)]
+
+    def apply_orders(self, ev: Event, st: State, tr: tuple) -> State:
+        seen, broken = self.orders.step(ev.name, ev.line, st.seen)
+        for v in broken:
+            self.report("order-violation", ev.line, v.message, tr, st,
+                        evidence=f"rule {v.rule}: {v.source}")
+        return _replace(st, seen=seen) if seen != st.seen else st
+
+    def need_guard(self, gid: str, line: int, st: State, tr: tuple, what: str,
+                   chain: tuple | None) -> None:
+        """A write of guarded state: mmu_lock for write, or the inner lock, must be held."""
+        chain = chain or ((self.cfg.name, line, what),)
+        if self.guards.held(gid, st.eff, st.spins):
+            return
+        rule = self.guards.rule_text(gid)
+        if st.eff == "E":
+            self.lift(Req("guard", gid, self.param_cond(st), "unguarded-write",
+                          f"{what}: {rule}", chain))
+            return
+        held = "not held" if st.eff == "none" else f"held for {st.eff}"
+        self.report("unguarded-write", line,
+                    f"{chain[-1][2]} with mmu_lock {held} and {self.guards.lock_name(gid)} not "
+                    f"held: {rule}" + _via(chain, self.cfg.name), tr, st,
+                    evidence=f"guard {gid}: {self.kb.guards[gid]['source']}")
 
     def apply_handlers(self, ev: Event, summ: Summary, node: Node, st: State, tr: tuple):
         """Check in-file functions passed to ``summ``'s function-pointer parameters."""
@@ -395,6 +438,11 @@ class FunctionAnalysis:
                 # This path already balanced its own rcu_read_lock(): one unlock too many.
                 self.report("rcu-unlock-unbalanced", line, f"{ev.name}() after this path "
                             "already released its rcu_read_lock()", tr, st)
+            elif st.rcu <= 0 and self.base is None and any(ln < line for ln in self.own_rcu):
+                # The function opens the read side itself (above), but this path skipped it.
+                first = next(ln for ln in self.own_rcu if ln < line)
+                self.report("rcu-unlock-unbalanced", line, f"{ev.name}() on a path that did not "
+                            f"take this function's rcu_read_lock() (line {first})", tr, st)
             else:
                 self.need_rcu(1, line, st, tr, "rcu-unlock-unbalanced",
                               f"{ev.name}() without a matching rcu_read_lock()", ev.name)
@@ -565,8 +613,15 @@ class FunctionAnalysis:
 
     def need_rcu(self, depth: int, line: int, st: State, tr: tuple, check: str, message: str,
                  what: str, chain: tuple | None = None) -> None:
+        own = chain is None and check == "rcu-outside-read-side"
         chain = chain or ((self.cfg.name, line, what),)
         have = st.rcu
+        if own and self.base is None and have < depth and self.own_rcu \
+                and not st.rcu_own and min(self.own_rcu) > line:
+            # Used before the function's own read-side section starts.
+            self.report(check, line, f"{message}: the read-side section starts only at line "
+                        f"{min(self.own_rcu)}", tr, st)
+            return
         if self.base is not None:
             if self.base + have >= depth:
                 return
@@ -680,7 +735,9 @@ class FunctionAnalysis:
             for v, pred, b in cond:
                 if pred in ("b", "t"):
                     s = _with_fact(s, v, b)
-            if req.kind == "mmu":
+            if req.kind == "guard":
+                self.need_guard(req.need, line, s, tr, req.message.split(":")[0], chain)
+            elif req.kind == "mmu":
                 if cond and st.eff == "E":
                     self.lift(Req("mmu", need, self.param_cond(s), req.check, req.message,
                                   chain))

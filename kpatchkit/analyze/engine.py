@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kpatchkit.analyze.cfg import FunctionCFG
 from kpatchkit.analyze.checks import fingerprint
-from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, State, Summary
+from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, RawFinding, State, Summary
 from kpatchkit.analyze.knowledge import Knowledge
 from kpatchkit.records.findings import CallContext, Finding, TraceStep
 
@@ -78,11 +78,12 @@ def _contract_entries(contract: dict, cfg: FunctionCFG) -> tuple[list[State], in
         if name:
             return [State(mmu="read", facts=frozenset({(name, True)})),
                     State(mmu="write", facts=frozenset({(name, False)}))], rcu
-    return [State(mmu=contract.get("mmu_lock", "none"))], rcu
+    # "read|write": callers hold either mode (both are analysed).
+    return [State(mmu=m) for m in contract.get("mmu_lock", "none").split("|")], rcu
 
 
 def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
-                 iterators: set[str], contexts: bool = True) -> EngineResult:
+                 iterators: set[str], contexts: bool = True, addr: list = ()) -> EngineResult:
     """Run summaries bottom-up, then contract analyses, then caller-context propagation.
 
     ``contexts=False`` skips the call-context table (findings only: the base side of a diff).
@@ -144,6 +145,11 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
             if not changed:
                 break
 
+    # Plain uses of __rcu pointers (the front end's address-space pass).
+    for a in addr:
+        raw.setdefault(("rcu-address-space", a.function, a.line), RawFinding(
+            "rcu-address-space", a.function, a.line, a.message,
+            [(a.line, "evidence", a.evidence)]))
     findings = [_finding(f, file) for f in raw.values()]
     findings.sort(key=lambda f: (f.line, f.check))
     flagged = {(f.function, f.line) for f in findings}
@@ -242,6 +248,9 @@ def needs_of(name: str, kb: Knowledge, summaries: dict[str, Summary]) -> list[st
             cond = " ".join(f"{'' if v else '!'}{p}" for p, _pred, v in sorted(req.cond))
             if req.kind == "mmu":
                 what = f"mmu_lock {req.need}"
+            elif req.kind == "guard":
+                lock = kb.guards[req.need]["lock"].rstrip("$")
+                what = f"guarded write ({req.need}: mmu_lock write or {lock})"
             else:
                 what = "RCU read-side"
             via = req.chain[-1]

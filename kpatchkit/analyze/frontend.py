@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import pickle
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpatchkit.analyze import sanitize, stubs
@@ -27,6 +27,7 @@ class Unit:
     cfgs: list[FunctionCFG]
     iterators: set[str]
     source: str
+    addr: list = field(default_factory=list)  # plain uses of __rcu pointers (addrspace.py)
 
 
 @functools.cache
@@ -85,7 +86,7 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
         pre, source, iterators = preprocess.real_unit(view, file, kb)
     ast = parse_text(pre, file)
     cfgs = build_cfgs(ast, file, iterators | set(kb.iterators), _trylocks(kb), kb.predicates)
-    unit = Unit(file, mode, cfgs, iterators, source)
+    unit = Unit(file, mode, cfgs, iterators, source, _addr(view, file, source, ast, kb))
     if use_cache and not view.overlay:  # overlays are one-off texts (tests): not worth keeping
         with locked(entry):
             tmp = entry.with_suffix(".tmp")
@@ -93,6 +94,17 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
             tmp.replace(entry)
         _prune(entry.parent)
     return unit, False
+
+
+def _addr(view: SourceView, file: str, source: str, ast: object, kb: Knowledge) -> list:
+    """The __rcu pass over the parsed file, with the annotations of its headers."""
+    from kpatchkit.analyze import addrspace
+
+    headers = stubs.local_headers(view, file, source)
+    for h in kb.rcu_headers:
+        if h not in headers and (text := view.read(h)) is not None:
+            headers[h] = text
+    return addrspace.scan_unit(ast, file, source, headers, kb.accessors)
 
 
 def _prune(directory: Path, keep: int = 300) -> None:

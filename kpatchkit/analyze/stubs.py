@@ -18,7 +18,7 @@ from kpatchkit.analyze.source import SourceView
 from kpatchkit.errors import InfraError
 
 
-def _local_headers(view: SourceView, relpath: str, text: str, limit: int = 40) -> dict[str, str]:
+def local_headers(view: SourceView, relpath: str, text: str, limit: int = 40) -> dict[str, str]:
     """Quoted headers reachable from ``text`` in the same directory tree, with their text."""
     found: dict[str, str] = {}
     todo = [(posixpath.dirname(relpath), name) for name in mac.local_includes(text)]
@@ -110,13 +110,13 @@ def _macros(view: SourceView, relpath: str, kb: Knowledge, source: str,
 def iterators_of(view: SourceView, relpath: str, kb: Knowledge) -> set[str]:
     """Iterator macro names visible to ``relpath`` (fast mode's view)."""
     source = view.require(relpath)
-    return _macros(view, relpath, kb, source, _local_headers(view, relpath, source))[1]
+    return _macros(view, relpath, kb, source, local_headers(view, relpath, source))[1]
 
 
 def build_unit(view: SourceView, relpath: str, kb: Knowledge) -> tuple[str, str]:
     """Return (text to preprocess, source text) for ``relpath`` in fast mode."""
     source = view.require(relpath)
-    headers = _local_headers(view, relpath, source)
+    headers = local_headers(view, relpath, source)
     extra = {h: t for h in kb.stubs.get("typedef_headers", []) if (t := view.read(h))}
     all_macros, iterators = _macros(view, relpath, kb, source, headers)
 
