@@ -224,3 +224,45 @@ BUGS: list[Bug] = [
 def without_locks(text: str) -> str:
     """Helper for readable assertion messages: strip line numbers."""
     return re.sub(r"\d+", "N", text)
+
+
+REAL_BUGS = Path(__file__).with_name("data") / "real_bugs.toml"
+
+
+@dataclass
+class Edited:
+    """A corpus entry of data/real_bugs.toml: edits to one 6.1.192 file, and what to expect."""
+
+    name: str
+    file: str
+    function: str
+    edits: list
+    check: str = ""  # empty: a correct refactor (no finding expected)
+    marker: str = ""
+    origin: str = ""
+    commit: str = ""
+    subject: str = ""
+    id_verified: bool = False
+    cve: str = ""
+    note: str = ""
+
+    def apply(self, src: str) -> tuple[str, int]:
+        """The edited source and (for a bug) the expected finding line, else 0."""
+        first = None
+        for old, new in self.edits:
+            assert old in src, f"{self.name}: anchor not found: {old[:60]!r}"
+            idx = src.index(old)
+            first = idx if first is None else min(first, idx)
+            src = src[:idx] + new + src[idx + len(old):]
+        if not self.marker:
+            return src, 0
+        pos = src.index(self.marker, first or 0)
+        return src, src.count("\n", 0, pos) + 1
+
+
+def corpus() -> tuple[list[Edited], list[Edited]]:
+    """(bugs, refactors) of the real-bug corpus."""
+    import tomllib
+
+    data = tomllib.loads(REAL_BUGS.read_text())
+    return ([Edited(**b) for b in data["bug"]], [Edited(**r) for r in data["refactor"]])
