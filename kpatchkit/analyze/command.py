@@ -91,7 +91,10 @@ def run(args: argparse.Namespace) -> int:
     if args.patch:
         base, head = _patched(args, tree)
     elif args.base:
-        base, head = args.base, args.head
+        from kpatchkit.trees.sources import resolve_revision
+
+        # Branches of a user's repository created after kpatchkit cloned it resolve there.
+        base, head = resolve_revision(tree, args.base), resolve_revision(tree, args.head)
 
     if base:
         diff = analyze_diff(repo, base, head, args.files, args.mode, tree=tree.name)
@@ -107,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
         sarif_base, sarif_head = diff.base, diff.head
         code = EXIT_FINDINGS if diff.counts.get("new") else EXIT_CLEAN
     else:
+        if args.rev:
+            from kpatchkit.trees.sources import resolve_revision
+
+            args.rev = resolve_revision(tree, args.rev)
         results = [analyze_file(repo, f, args.rev, mode=args.mode, use_cache=not args.no_cache)
                    for f in (args.files or [DEFAULT_FILE])]
         findings = [f for r in results for f in r.findings]

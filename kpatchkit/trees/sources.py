@@ -263,6 +263,24 @@ def _from_local(source: str, name: str, entry: Path, old: TreeInfo | None) -> Tr
                     head=head)
 
 
+def resolve_revision(tree: TreeInfo, rev: str) -> str:
+    """Full commit id of ``rev`` for ``tree``, resolved in the user's repository as it is now.
+
+    kpatchkit's clone has the user's refs of clone time only, so a branch created afterwards is
+    looked up in the origin (read-only ``rev-parse``); its objects are visible to the shared
+    clone through ``objects/info/alternates``. Anything else resolves in kpatchkit's clone.
+    """
+    if tree.kind == "git-local" and Path(tree.origin).is_dir():
+        sha = g.rev_parse(Path(tree.origin), rev)
+        if sha is not None and g.rev_parse(tree.path, sha) is not None:
+            return sha
+    sha = g.rev_parse(tree.path, rev)
+    if sha is None:
+        raise KpatchkitError(f"revision {rev!r} not found in {tree.origin or tree.path}; "
+                             "give a commit or branch")
+    return sha
+
+
 def _from_url(source: str, name: str, entry: Path, _old: TreeInfo | None) -> TreeInfo:
     tmp = _fresh_tmp(entry)
     repo = entry / "repo"

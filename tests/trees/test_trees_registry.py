@@ -206,3 +206,25 @@ def test_build_directories_beyond_the_limit_go_least_recently_used_first(tmp_pat
     assert sorted(p.name for p in builds.iterdir() if p.is_dir()) == ["repo-1", "repo-3",
                                                                        "repo-4"]
     assert evict_builds(keep=builds / "repo-4", limit=4) == []
+
+
+def test_analyze_resolves_a_branch_created_after_the_first_call(user_repo: Path,
+                                                                capsys) -> None:
+    """--tree PATH: a branch made in the user's repository after kpatchkit cloned it is found
+    (revisions resolve against the user's repository as it is now); the repo is untouched."""
+    tdp = "arch/x86/kvm/mmu/tdp_mmu.c"
+    assert main(["analyze", "--tree", str(user_repo), "--file", tdp]) == 0
+    _git(user_repo, "checkout", "-q", "-b", "my-branch")
+    (user_repo / tdp).write_text("int x;\nint f(void) { return x; }\n")
+    _git(user_repo, "-c", "user.name=U", "-c", "user.email=u@x", "commit", "-qam", "f")
+    _git(user_repo, "checkout", "-q", "master")
+    before = _snapshot(user_repo)
+    capsys.readouterr()
+    code = main(["analyze", "--tree", str(user_repo), "--base", "master", "--head",
+                 "my-branch", "--file", tdp, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0 and data["head"] == _git(user_repo, "rev-parse", "my-branch")
+    assert _snapshot(user_repo) == before
+    tree = registry.resolve_tree(str(user_repo))
+    with pytest.raises(KpatchkitError, match="not found"):
+        sources.resolve_revision(tree, "no-such-branch")
