@@ -42,11 +42,16 @@ def to_sarif(findings: list[Finding], *, base: str = "", head: str = "") -> dict
         }
         if f.status in _BASELINE:
             res["baselineState"] = _BASELINE[f.status]
-        if f.trace:
+        evidence = [t.note for t in f.trace if t.state == "evidence"]
+        if evidence:
+            # The annotation, contract or rule behind the finding, with its kernel source.
+            res["properties"] = {"evidence": evidence}
+        trace = [t for t in f.trace if t.state != "evidence"]
+        if trace:
             res["codeFlows"] = [{"threadFlows": [{"locations": [
                 {"location": _loc(f.file, t.line, f.function,
                                   f"{t.state}{' — ' + t.note if t.note else ''}")}
-                for t in f.trace]}]}]
+                for t in trace]}]}]
         results.append(res)
     run: dict[str, Any] = {
         "tool": {"driver": {"name": "kpatchkit-analyze", "version": __version__,

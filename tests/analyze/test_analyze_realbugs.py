@@ -49,3 +49,28 @@ def test_correct_refactor_is_silent(repo: Path, ref) -> None:
     text, _ = ref.apply(source_of(repo, ref.file, "HEAD"))
     res = analyze_file(repo, ref.file, "HEAD", overlay={ref.file: text})
     assert res.findings == [], [(f.check, f.function, f.line, f.message) for f in res.findings]
+
+
+def test_sarif_carries_the_evidence_of_the_new_kinds(repo: Path) -> None:
+    import json
+
+    import jsonschema
+
+    from kpatchkit.analyze.sarif import to_sarif
+
+    schema = json.loads((Path(__file__).resolve().parents[2] / "kpatchkit" / "report" / "schemas"
+                         / "sarif-schema-2.1.0.json").read_text())
+    found = []
+    for kind in ("rcu-address-space", "unguarded-write", "order-violation"):
+        bug = next(b for b in BUGS if b.check == kind)
+        text, _ = bug.apply(source_of(repo, bug.file, "HEAD"))
+        found += analyze_file(repo, bug.file, "HEAD", overlay={bug.file: text}).findings
+    log = to_sarif(found)
+    jsonschema.validate(log, schema)
+    rules = {r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"rcu-address-space", "unguarded-write", "order-violation"} <= rules
+    for res in log["runs"][0]["results"]:
+        assert res["properties"]["evidence"], res
+        assert all(s["location"]["message"]["text"] != "evidence"
+                   for s in res.get("codeFlows", [{}])[0].get("threadFlows", [{}])[0]
+                   .get("locations", []))
