@@ -1,21 +1,42 @@
-"""results.json: KCIDB-style objects (checkouts, builds, tests) plus kpatchkit's own summary.
+"""results.json: a KCIDB submission (checkouts, builds, tests) carrying kpatchkit's own summary.
 
-The ``kpatchkit`` object at the top is what a CI job reads first: the verdict, whether the
-patch's claim was reproduced (from the scenarios' expectations, never hard-coded), the faults per
-COW write per scenario, and the count of new findings.
+The document validates against KCIDB's I/O schema ``v{major}.{minor}`` of :data:`KCIDB_VERSION`
+(checked with the ``kcidb-io`` package in tests/report, never with a copy of the schema), so
+``kcidb-submit`` takes it as it is. What KCIDB has no field for lives under ``misc``, which the
+schema leaves open:
+
+- the subject checkout's (``patched``, else ``base``) ``misc.kpatchkit`` is the summary a CI job
+  reads first: the verdict, whether the patch's claim was reproduced (from the scenarios'
+  expectations, never hard-coded), faults per COW write per scenario, the count of new findings
+  (:func:`kpatchkit_summary` finds it);
+- each build's ``misc`` holds the run stage's kernel record, each test's its stats and metrics.
+
+Patch files link to the archive copy of each mail (``<archive>/<Message-ID>/raw``, what
+``git am`` takes), or to the mbox the review wrote (``file://``) when a mail has no Message-ID.
+Test paths follow KCIDB's dotted tree: ``boot`` per kernel, ``kselftest.kvm.<program>[.<variant>]``
+for the tree's KVM selftests, ``kpatchkit.<scenario>`` for the generated COW tests.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.judge import apply_outcome, evidence_lines, stops_after_apply
 
 ORIGIN = "kpatchkit"
-KCIDB_VERSION = {"major": 4, "minor": 3}
+# The KCIDB I/O schema version results.json is written in (kcidb-io 141: its LATEST).
+KCIDB_VERSION = {"major": 5, "minor": 3}
 _STATUS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "timeout": "ERROR", "skip": "SKIP"}
+_BOOT = {"ok": "PASS", "panic": "FAIL", "hang": "FAIL", "died": "FAIL", "no-boot": "ERROR"}
+_SHA1 = re.compile(r"^[0-9a-f]{40}$")
+_SEGMENT_BAD = re.compile(r"[^a-zA-Z0-9_-]+")
+ARCHIVE = "https://lore.kernel.org/r/"  # a mail's archive copy by Message-ID, when no link
+PATCH_DIR = "patches"  # <run dir>/patches/NNNN.mbox: the mails as the review read them
 
 
 def _id(*parts: str) -> str:
@@ -26,6 +47,33 @@ def patchset_hash(diffs: list[str]) -> str:
     """KCIDB's patchset hash: sha256 over the newline-joined sha256 of each patch."""
     inner = "".join(hashlib.sha256(d.encode()).hexdigest() + "\n" for d in diffs)
     return hashlib.sha256(inner.encode()).hexdigest() if diffs else ""
+
+
+def kcidb_path(name: str, *, generated: bool = False) -> str:
+    """The KCIDB path of a test: dot-separated segments of ``[a-zA-Z0-9_-]``.
+
+    ``dirty_log_test:clear`` -> ``kselftest.kvm.dirty_log_test.clear``; a program under a
+    subdirectory (``x86_64/smm_test``) keeps it as a segment; a generated scenario is
+    ``kpatchkit.<name>``.
+    """
+    parts = [_SEGMENT_BAD.sub("_", p).strip("_") or "_"
+             for p in re.split(r"[/:.]", name) if p.strip()]
+    prefix = ["kpatchkit"] if generated else ["kselftest", "kvm"]
+    return ".".join(prefix + (parts or ["unnamed"]))
+
+
+def patch_file_name(index: int) -> str:
+    """The file a patch of the series is written to under ``<run dir>/patches/``."""
+    return f"{index:04d}.mbox"
+
+
+def kpatchkit_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The ``misc.kpatchkit`` summary of a results.json document ({} when absent)."""
+    for co in reversed(results.get("checkouts") or []):
+        summary_ = (co.get("misc") or {}).get("kpatchkit")
+        if isinstance(summary_, dict):
+            return summary_
+    return {}
 
 
 def summary(result: ReviewResult) -> dict[str, Any]:
@@ -56,16 +104,40 @@ def summary(result: ReviewResult) -> dict[str, Any]:
                          "tolerance": s.tolerance}
             for s in result.scenarios},
         "claims": result.claims,
+        "engine": (result.run or {}).get("engine") or "local",
     }
 
 
-def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None) -> dict[str, Any]:
-    """Return the results.json object."""
+def _patch_url(link: str, local: Path | None) -> str:
+    if link.startswith(("https://", "http://")):
+        return link.rstrip("/") + "/raw"
+    return local.resolve().as_uri() if local is not None else ""
+
+
+def _patchset_files(result: ReviewResult, patch_dir: Path | None) -> list[dict[str, str]]:
+    files = []
+    for p in result.series.patches:
+        name = patch_file_name(p.index)
+        local = patch_dir / name if patch_dir is not None else None
+        link = p.link or (ARCHIVE + quote(p.message_id, safe="@.-_+") if "@" in p.message_id
+                          else "")
+        url = _patch_url(link, local if local is not None and local.is_file() else None)
+        if url:
+            files.append({"name": name, "url": url})
+    return files
+
+
+def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None,
+                  patch_dir: Path | None = None) -> dict[str, Any]:
+    """Return the results.json object (``patch_dir``: where the review wrote the mails)."""
     applied = result.applied or {}
     run = result.run or {}
     checkouts, builds, tests = [], [], []
     tree = result.tree or {}
     kernels = {k.get("name"): k for k in run.get("kernels") or []}
+    origin_url = str(tree.get("origin") or "")
+    base_hash = str((kernels.get("base") or {}).get("commit") or applied.get("base_commit")
+                    or tree.get("head") or "")
     for name, commit in (("base", applied.get("base_commit") or tree.get("head", "")),
                          ("patched", applied.get("patched_commit", ""))):
         if name == "patched" and not applied:
@@ -75,48 +147,62 @@ def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None)
         co_id = _id(result.run_id, name)
         co: dict[str, Any] = {
             "id": co_id, "origin": ORIGIN, "tree_name": tree.get("name", ""),
-            "git_repository_url": "", "git_commit_hash": commit,
+            "git_repository_url": origin_url if origin_url.startswith("https://") else "",
+            # KCIDB's hash is the base the patchset applies to; the patched commit (made in
+            # kpatchkit's clone) is kept in misc.
+            "git_commit_hash": base_hash if _SHA1.match(base_hash) else "",
             "git_commit_name": f"v{tree.get('version', '')}" if tree.get("version") else "",
             "start_time": result.created, "valid": bool(commit) or name == "base",
-            "misc": {"kernel": name, "tree_kind": tree.get("kind", "")},
+            "misc": {"kernel": name, "tree_kind": tree.get("kind", ""),
+                     "commit": commit},
         }
         if name == "patched":
             co["patchset_hash"] = (patchset_hash(patch_diffs) if patch_diffs
                                    else result.series.patchset_hash)
-            co["patchset_files"] = [{"name": f"{p.index:04d}.patch", "url": ""}
-                                    for p in result.series.patches]
-            co["message_id"] = (result.series.cover_message_id
-                                or (result.series.patches[0].message_id
-                                    if result.series.patches else ""))
+            co["patchset_files"] = _patchset_files(result, patch_dir)
+            mid = (result.series.cover_message_id
+                   or (result.series.patches[0].message_id if result.series.patches else ""))
+            co["message_id"] = mid if "@" in mid else ""
             co["comment"] = result.series.title
             co["valid"] = apply_outcome(applied) in ("applied", "ported")
-        for key in [k for k, val in co.items() if val in ("", None)]:
+        for key in [k for k, val in co.items() if val in ("", None, [])]:
             del co[key]  # KCIDB omits unknown fields rather than sending empty strings
         checkouts.append(co)
         if k:
             builds.append({
                 "id": _id(result.run_id, name, "build"), "checkout_id": co_id, "origin": ORIGIN,
-                "architecture": "x86_64", "config_name": k.get("config_hash", ""),
-                "duration": float(k.get("build_seconds") or 0), "valid": True,
+                "architecture": "x86_64", "config_name": k.get("config_hash", "") or "kpatchkit",
+                "duration": float(k.get("build_seconds") or 0), "status": "PASS",
                 "start_time": result.created, "misc": {"kernel": name, **{
                     kk: vv for kk, vv in k.items() if kk not in ("name",)}},
             })
+            tests.append({
+                "id": _id(result.run_id, name, "boot"),
+                "build_id": _id(result.run_id, name, "build"), "origin": ORIGIN,
+                "path": "boot", "status": _BOOT.get(str(k.get("outcome") or "ok"), "ERROR"),
+                "duration": float(k.get("boot_seconds") or 0), "start_time": result.created,
+                "misc": {"kernel": name, "outcome": k.get("outcome"),
+                         "detail": k.get("detail") or ""},
+            })
+    if checkouts:
+        checkouts[-1]["misc"]["kpatchkit"] = summary(result)
     build_ids = {b["misc"]["kernel"]: b["id"] for b in builds}
     for r in result.results():
         kernel = str(r.get("kernel", ""))
-        test = {
-            "id": _id(result.run_id, kernel, str(r.get("test", ""))),
+        name = str(r.get("test", ""))
+        tests.append({
+            "id": _id(result.run_id, kernel, name),
             "build_id": build_ids.get(kernel, _id(result.run_id, kernel, "build")),
             "origin": ORIGIN,
-            "path": "kvm." + str(r.get("test", "")).replace("/", "."),
+            "path": kcidb_path(name, generated=bool(r.get("generated"))),
             "status": _STATUS.get(str(r.get("result")), "ERROR"),
             "duration": float(r.get("seconds") or 0),
             "start_time": result.created,
-            "misc": {"kernel": kernel, "result": r.get("result"),
+            "misc": {"kernel": kernel, "test": name, "result": r.get("result"),
+                     "known": r.get("known"), "preexisting": bool(r.get("preexisting")),
                      "faults_per_cow_write": r.get("faults_per_cow_write"),
                      "stats": r.get("stats") or {}, "metrics": r.get("metrics") or {},
                      "splats": r.get("splats") or []},
-        }
-        tests.append(test)
-    return {"version": KCIDB_VERSION, "kpatchkit": summary(result),
-            "checkouts": checkouts, "builds": builds, "tests": tests}
+        })
+    return {"version": dict(KCIDB_VERSION), "checkouts": checkouts, "builds": builds,
+            "tests": tests}

@@ -13,7 +13,7 @@ from kpatchkit.errors import InfraError
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.html import render_report
 from kpatchkit.report.junit import render_junit
-from kpatchkit.report.kcidb import build_results
+from kpatchkit.report.kcidb import PATCH_DIR, build_results
 from kpatchkit.report.sarif import build_sarif
 from kpatchkit.report.summary import render_summary
 
@@ -36,7 +36,8 @@ def write_reports(result: ReviewResult, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     renderers: dict[str, Callable[[], str]] = {
         REVIEW_JSON: lambda: dumps(result) + "\n",
-        "results.json": lambda: dumps(build_results(result, patch_diffs=patch_diffs)) + "\n",
+        "results.json": lambda: dumps(build_results(result, patch_diffs=patch_diffs,
+                                                    patch_dir=out_dir / PATCH_DIR)) + "\n",
         "junit.xml": lambda: render_junit(result),
         "findings.sarif": lambda: json.dumps(build_sarif(result), indent=2) + "\n",
         "summary.txt": lambda: render_summary(result),

@@ -262,6 +262,10 @@ class Review:
         if self.series:
             r.series = series_info(self.series)
             self.patch_diffs = [p.get("diff", "") for p in self.series.get("patches") or []]
+            try:  # results.json links these when a mail has no archive copy
+                stages.write_mails(self.series, o.out_dir)
+            except (KpatchkitError, OSError, ValueError) as exc:
+                info(f"fetch: the mails were not written to the run directory ({exc})")
         try:
             self.tree = stages.resolve_tree(o.tree)
             r.tree = self.tree.to_json()

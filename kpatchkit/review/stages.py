@@ -47,6 +47,19 @@ def series_from(data: dict[str, Any]) -> Series:
     return Series.from_json(data)
 
 
+def write_mails(series: dict[str, Any], out_dir: Path) -> None:
+    """Each mail of the series as ``<out_dir>/patches/NNNN.mbox`` (``git am`` input): what
+    results.json's patch files link to when a mail has no archive copy."""
+    from kpatchkit.atomic import write_text
+    from kpatchkit.report.kcidb import PATCH_DIR, patch_file_name
+
+    mbox = _api("kpatchkit.fetch", "series_mbox")
+    dest = out_dir / PATCH_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    for patch in series_from(series).patches:
+        write_text(dest / patch_file_name(patch.index), mbox([patch]))
+
+
 def resolve_tree(spec: str) -> TreeInfo:
     """The TreeInfo for ``--tree``."""
     return _api("kpatchkit.trees.registry", "resolve_tree")(spec)

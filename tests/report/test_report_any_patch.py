@@ -16,6 +16,7 @@ from kpatchkit.errors import KpatchkitError
 from kpatchkit.records.applied import RESULT_EXIT, STOPS_AFTER_APPLY
 from kpatchkit.report.judge import expectation_data, finalize, parse_expect
 from kpatchkit.report.junit import render_junit
+from kpatchkit.report.kcidb import kpatchkit_summary
 from kpatchkit.report.write import write_reports
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "kpatchkit" / "report" / "schemas"
@@ -215,7 +216,7 @@ def test_each_stop_outcome_is_the_verdict_with_its_evidence(tmp_path, outcome) -
         assert e["text"] in report
     assert "Not run: the review stopped after apply" in report
     results = json.loads(paths["results.json"].read_text())
-    k = results["kpatchkit"]
+    k = kpatchkit_summary(results)
     assert k["verdict"] == outcome and k["exit_code"] == RESULT_EXIT[outcome]
     assert k["stopped_after_apply"] is True and len(k["apply_evidence"]) == len(evidence)
     assert [c["valid"] for c in results["checkouts"]] == [True, False]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kpatchkit.cli import main
+from kpatchkit.report.kcidb import kpatchkit_summary
 
 pytestmark = [pytest.mark.tree, pytest.mark.build, pytest.mark.vm, pytest.mark.timeout(5400)]
 MAIL = "01-applies-new-pgd-comment.eml"
@@ -63,7 +64,7 @@ def test_it_analyses_the_file_the_patch_touches(review_run) -> None:
 
 def test_the_cow_scenarios_are_regression_checks_with_no_claim(review_run) -> None:
     out, _, _ = review_run
-    res = json.loads((out / "results.json").read_text())["kpatchkit"]
+    res = kpatchkit_summary(json.loads((out / "results.json").read_text()))
     fpcw = res["faults_per_cow_write"]
     checks = {k: v for k, v in fpcw.items() if not v["control"]}
     assert len(checks) >= 8, fpcw  # the nine scenarios less the control

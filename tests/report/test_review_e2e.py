@@ -15,6 +15,7 @@ import pytest
 from test_report_browser import SHOT_DIR, screenshot
 
 from kpatchkit.cli import main
+from kpatchkit.report.kcidb import kpatchkit_summary
 
 pytestmark = [pytest.mark.tree, pytest.mark.build, pytest.mark.vm, pytest.mark.timeout(5400)]
 SCHEMAS = Path(__file__).resolve().parents[2] / "kpatchkit" / "report" / "schemas"
@@ -48,7 +49,7 @@ def seed_run(deb61, tmp_path_factory) -> tuple[Path, int, dict]:
 def test_seed_review_verdict(seed_run) -> None:
     out, code, js = seed_run
     assert code == 0, js["reasons"]
-    res = json.loads((out / "results.json").read_text())["kpatchkit"]
+    res = kpatchkit_summary(json.loads((out / "results.json").read_text()))
     assert res["claim_reproduced"] is True and res["has_new_findings"] is False
     claims = {k: v for k, v in res["faults_per_cow_write"].items() if not v["control"]
               and v["base"] is not None}
