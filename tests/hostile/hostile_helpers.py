@@ -1,0 +1,135 @@
+"""Hostile inputs, generated (never stored), and a runner that bounds CPU time and memory.
+
+``run_bounded`` runs ``python -m kpatchkit`` in a subprocess whose CPU seconds and address
+space are capped with ``resource.setrlimit`` (RLIMIT_CPU, RLIMIT_AS): a case that allocates
+without bound dies of MemoryError or SIGXCPU instead of passing. No wall-clock assertion on
+speed; ``timeout`` only keeps a hang from stalling CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CPU_SECONDS = 30  # a hostile case must not need more CPU than this
+MEMORY = 1024 << 20  # nor more address space than this
+
+
+@dataclass
+class Outcome:
+    """What one bounded run printed and returned."""
+
+    rc: int
+    stdout: str
+    stderr: list[str]
+
+    def json(self) -> dict:
+        """The one JSON object stdout must hold under --json."""
+        return json.loads(self.stdout)
+
+    def one_error(self, *words: str) -> str:
+        """Assert stderr is exactly one 'kpatchkit: error:' line holding ``words``."""
+        assert "Traceback" not in "\n".join(self.stderr), self.stderr
+        assert len(self.stderr) == 1, self.stderr
+        line = self.stderr[0]
+        assert line.startswith("kpatchkit: error: "), line
+        for w in words:
+            assert w in line, (w, line)
+        return line
+
+
+def _bound(cpu: int, memory: int):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    return apply
+
+
+def run_bounded(*args: str, env: dict | None = None, cpu: int = CPU_SECONDS,
+                memory: int = MEMORY, timeout: float = 300, cwd: Path | None = None) -> Outcome:
+    """``kpatchkit ARGS`` under the CPU/memory bounds."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "kpatchkit", *args], capture_output=True,
+                          env=full_env, cwd=cwd or REPO, timeout=timeout,
+                          preexec_fn=_bound(cpu, memory))
+    assert proc.returncode >= 0, f"killed by signal {-proc.returncode} (bound exceeded?)"
+    err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    return Outcome(proc.returncode, proc.stdout.decode("utf-8", "replace"), err)
+
+
+DIFF = """\
+diff --git a/arch/x86/kvm/mmu/mmu.c b/arch/x86/kvm/mmu/mmu.c
+index 1111111..2222222 100644
+--- a/arch/x86/kvm/mmu/mmu.c
++++ b/arch/x86/kvm/mmu/mmu.c
+@@ -1,3 +1,3 @@
+ int a;
+-int b;
++int c;
+ int d;
+"""
+
+
+def mail(*, subject: str = "[PATCH] KVM: x86/mmu: fix a thing",
+         frm: str = "A U Thor <author@example.org>", headers: list[str] = (),
+         body: str = "Fix a thing.\n", diff: str = DIFF, msgid: str = "p1@example.org",
+         in_reply_to: str | None = None) -> bytes:
+    """A small patch mail (or reply, with ``diff=''``) with hostile parts put in."""
+    head = [f"From: {frm}", f"Subject: {subject}", f"Message-ID: <{msgid}>",
+            "Date: Tue, 8 Aug 2023 16:54:31 +0800", *headers]
+    if in_reply_to:
+        head += [f"In-Reply-To: <{in_reply_to}>", f"References: <{in_reply_to}>"]
+    text = "\n".join(head) + "\n\n" + body
+    if diff:
+        text += ("\nSigned-off-by: A U Thor <author@example.org>\n---\n"
+                 " arch/x86/kvm/mmu/mmu.c | 2 +-\n\n" + diff + "-- \n2.39.2\n")
+    return text.encode()
+
+
+def multipart(parts: int, *, subject: str = "[PATCH] KVM: many parts") -> bytes:
+    """A mail of ``parts`` empty MIME parts plus the patch as the first one."""
+    b = "hostile-boundary"
+    out = [f"From: A <a@example.org>\nSubject: {subject}\nMessage-ID: <mp@example.org>\n"
+           f"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"{b}\"\n\n"]
+    out.append(f"--{b}\nContent-Type: text/plain\n\n" + mail().decode().split("\n\n", 1)[1])
+    out.extend(f"--{b}\n\nx\n" for _ in range(parts))
+    out.append(f"--{b}--\n")
+    return "".join(out).encode()
+
+
+def hostile_reply(kind: str, parent: str) -> bytes:
+    """A reply to ``parent`` that a careless parser cannot survive (see REPLIES)."""
+    return REPLIES[kind](parent)
+
+
+REPLIES = {
+    "nested From": lambda parent: mail(subject="Re: [PATCH 2/2] x", diff="", msgid="h1@evil",
+                                       frm="x " + "(" * 5000 + ")" * 5000 + " <e@evil>",
+                                       in_reply_to=parent),
+    "nested Content-Type": lambda parent: mail(
+        subject="Re: [PATCH 2/2] x", diff="", msgid="h2@evil", in_reply_to=parent,
+        headers=["MIME-Version: 1.0",
+                 "Content-Type: text/plain; charset=" + "(" * 5000 + ")" * 5000]),
+    "huge m": lambda parent: mail(subject="Re: [PATCH 1/4294967295] x", msgid="h3@evil",
+                                  in_reply_to=parent),
+    "RFC 2231 parameters": lambda parent: mail(
+        subject="Re: [PATCH 2/2] x", diff="", msgid="h4@evil", in_reply_to=parent,
+        headers=["MIME-Version: 1.0", "Content-Type: text/plain;" + "".join(
+            f"\n name*{k}*=utf-8''a{k};" for k in range(5000))]),
+    "many MIME parts": lambda parent: multipart(20000, subject="Re: [PATCH 2/2] x")
+    .replace(b"<mp@example.org>", f"<h5@evil>\nIn-Reply-To: <{parent}>".encode()),
+    "long line": lambda parent: mail(subject="Re: [PATCH 2/2] x", diff="", msgid="h6@evil",
+                                     in_reply_to=parent, body="x" * 100_000 + "\n"),
+}
+
+
+def mbox_of(*mails: bytes) -> bytes:
+    """An mbox (mboxrd separators) of ``mails``."""
+    return b"".join(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + m.rstrip(b"\n") + b"\n\n"
+                    for m in mails)
