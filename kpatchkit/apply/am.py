@@ -67,8 +67,11 @@ def branch_exists(repo: Path, branch: str) -> bool:
 
 def am(worktree: Path, mbox: str) -> tuple[bool, str]:
     """``git am --3way`` one mail; on failure the am is aborted. Returns (ok, git's output)."""
+    # fetch writes mboxrd (a body line "From ..." is escaped as ">From ..."): git am must undo
+    # exactly that escaping, or a commit message line would keep its '>'
     proc = g.git(worktree, "am", "--3way", "--committer-date-is-author-date", "--no-gpg-sign",
-                 input=mbox, env=_AM_ENV, check=False, config=g.FAST_CONFIG)
+                 "--patch-format=mboxrd", input=mbox, env=_AM_ENV, check=False,
+                 config=g.FAST_CONFIG)
     if proc.returncode == 0:
         return True, proc.stdout + proc.stderr
     g.git(worktree, "am", "--abort", check=False)

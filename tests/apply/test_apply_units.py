@@ -218,3 +218,29 @@ def test_hunk_inside_a_function_the_target_lacks_is_obsolete() -> None:
     with pytest.raises(port.Obsolete) as exc:
         port.reanchor_file(BODY, fd)
     assert exc.value.function == "gone"
+
+
+def test_git_am_keeps_a_body_line_that_starts_with_from(tmp_path) -> None:
+    """fetch writes mboxrd ('>From' escaping); git am must read it back as mboxrd."""
+    import subprocess
+
+    from kpatchkit.apply import am
+    from kpatchkit.fetch import load_series, series_mbox
+
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "f.c").write_text("a\nb\nc\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit", "-qm", "init"], check=True)
+    mail = tmp_path / "m.eml"
+    mail.write_text("From: A <a@example.org>\nSubject: [PATCH] fix f\nDate: Mon, 1 Jan 2024 "
+                    "00:00:00 +0000\nMessage-ID: <1@example.org>\n\nFrom the top: this line "
+                    "starts with From.\n\nSigned-off-by: A <a@example.org>\n---\n"
+                    "diff --git a/f.c b/f.c\n--- a/f.c\n+++ b/f.c\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n"
+                    " c\n")
+    ok, out = am.am(repo, series_mbox(load_series(str(mail)).patches))
+    assert ok, out
+    body = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%B"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "\nFrom the top: this line starts with From.\n" in body and ">From" not in body
