@@ -15,6 +15,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expect", action="append", default=[], metavar="SCENARIO=VALUE",
                         help="judge with the patch's own claim instead of the review's "
                              "(faults per COW write on the patched kernel; repeatable)")
+    parser.add_argument("--from-lava", action="append", default=[], metavar="FILE",
+                        help="the run's results from LAVA instead of a local run: a job's "
+                             "results export or its log (repeatable; kpatchkit/lava/results.py)")
+    parser.add_argument("--lava-jobs", metavar="DIR",
+                        help="the --lava-out directory of those jobs (default: the review's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -40,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
         from kpatchkit.review.command import check_expect
 
         result.expect = check_expect(args.expect)
+    if args.from_lava:
+        from kpatchkit.lava.report import attach
+
+        attach(result, args.from_lava, args.lava_jobs)
     finalize(result)
     out = Path(args.out) if args.out else path.parent
     paths = write_reports(result, out)

@@ -41,6 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int, metavar="N",
                         help="guests at once (and make -j); default $KPATCHKIT_JOBS or the CPU "
                              "count")
+    parser.add_argument("--lava-out", metavar="DIR",
+                        help="do not boot here: build the kernels and initramfs and write one "
+                             "LAVA job per kernel x test group into DIR (kpatchkit/lava)")
+    parser.add_argument("--artifact-url", metavar="BASE",
+                        help="with --lava-out: the URL DIR will be served at (default file://DIR)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -159,6 +164,19 @@ def run(args: argparse.Namespace) -> int:
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
+    if args.lava_out:
+        from kpatchkit.lava.build import build_matrix
+
+        manifest = build_matrix(tree.name, kernels, tests, Path(args.lava_out),
+                                extra_sources=extras, known=known, debug=args.debug,
+                                accel=None if args.accel == "auto" else args.accel,
+                                kasan=args.kasan, jobs=args.jobs, artifact_url=args.artifact_url,
+                                guest_options=sorted({o for g in generated for o in g.kconfig}))
+        if args.json:
+            emit_json(manifest)
+        return 0
+    elif args.artifact_url:
+        raise KpatchkitError("--artifact-url goes with --lava-out")
     report = run_suite(tree.name, kernels, tests, extra_sources=extras,
                        accel=None if args.accel == "auto" else args.accel, debug=args.debug,
                        kasan=args.kasan, parallel=not args.serial, known=known,

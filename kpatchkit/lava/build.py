@@ -1,0 +1,98 @@
+"""Build what LAVA will boot, without booting it here: the run stage's kernels and initramfs.
+
+The same kernels (fragments from ``kpatchkit.run.suite.kernel_fragments``, so a local run and a
+LAVA job boot the same cached image), the same selftest binaries and the same initramfs (its list
+in the run order; a LAVA job picks its group with ``kpatchkit.only=``) as a local run of the same
+tests; then :func:`kpatchkit.lava.jobs.write_jobs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kpatchkit.console import info
+from kpatchkit.lava.jobs import LavaKernel, LavaTest, write_jobs
+
+
+def build_matrix(tree: str, kernels: Sequence[Any], tests: list[Any], out_dir: Path, *,
+                 extra_sources: dict[str, Path] | None = None, accel: str | None = None,
+                 debug: bool = True, kasan: bool = False, guest_options: Sequence[str] = (),
+                 known: dict[tuple[str, str], str] | None = None, jobs: int | None = None,
+                 artifact_url: str | None = None, append_extra: str = "",
+                 progress: Callable[[str], None] = info) -> dict[str, Any]:
+    """Build every kernel (``KernelSpec``s) and the initramfs for ``tests`` (``GuestTest``s);
+    write the LAVA jobs into ``out_dir``; return the manifest."""
+    from kpatchkit.kernel import kbuild, selftests
+    from kpatchkit.run import shard
+    from kpatchkit.run.initramfs import build_initramfs, guest_config
+    from kpatchkit.run.suite import kernel_fragments, timeout_scale
+
+    accel = accel or "tcg"  # the lab's machine, not this one: TCG unless asked for KVM
+    frags = kernel_fragments(accel, debug, kasan, guest_options)
+    built = []
+    for spec in kernels:
+        progress(f"[lava] building the {spec.name} kernel ({spec.commit[:12]})")
+        img = kbuild.build_image(spec.repo, spec.commit, frags, jobs=jobs)
+        built.append(LavaKernel(name=spec.name, commit=img.commit, config_hash=img.config_hash,
+                                image=Path(img.path), build_seconds=img.build_seconds,
+                                build_cached=img.cached))
+    extras = dict(extra_sources or {})
+    have = selftests.tree_programs(kernels[0].repo, kernels[0].commit)
+    absent = [t.name for t in tests if t.program not in extras and t.program not in have]
+    tests = [t for t in tests if t.name not in absent]
+    programs = sorted({t.program for t in tests} - set(extras))
+    progress(f"[lava] building {len(programs)} selftests + {len(extras)} generated tests")
+    binaries = selftests.build_selftests(kernels[0].repo, kernels[0].commit, programs, extras)
+    scale = timeout_scale()
+    if scale != 1.0:
+        tests = [dataclasses.replace(t, timeout=max(1, round(t.timeout * scale))) for t in tests]
+    initrd = build_initramfs(tests, binaries)
+    cfg = guest_config()
+    known_here = {n: r for (n, a), r in (known or {}).items() if a == accel}
+    known_by_test = {t.name: known_here.get(t.name) or known_here.get(t.program) for t in tests}
+    append = " ".join(x for x in (cfg["qemu"]["append"], append_extra) if x)
+    manifest = write_jobs(
+        out_dir, tree=tree, kernels=built,
+        tests=[LavaTest(t.name, t.program, list(t.args), int(t.timeout), t.name in extras)
+               for t in tests],
+        initramfs=initrd, accel=accel, append=append, memory=cfg["qemu"]["memory"], smp=1,
+        artifact_url=artifact_url, known={k: v for k, v in known_by_test.items() if v},
+        absent=absent, expected=shard.known_durations(tests),
+        slack=int(cfg["timeouts"]["slack"]), boot_seconds=int(cfg["timeouts"]["boot"]))
+    progress(f"[lava] {len(manifest['jobs'])} job(s) in {out_dir}: "
+             + ", ".join(j["file"] for j in manifest["jobs"]))
+    return manifest
+
+
+def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list[Any],
+                      out_dir: Path, *, artifact_url: str | None = None,
+                      jobs: int | None = None) -> dict[str, Any]:
+    """The review's run stage as LAVA jobs: the tree's upstream list plus the generated tests
+    (gen-tests JSON: name, c_path, args, timeout, kconfig) on base and patched, as
+    ``kpatchkit.run.run_kernels`` would boot them here."""
+    from kpatchkit.run.initramfs import GuestTest
+    from kpatchkit.run.suite import KernelSpec, upstream_tests
+
+    def get(obj: Any, key: str, default: Any = None) -> Any:
+        return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
+
+    repo = Path(get(tree, "path"))
+    tests, known = upstream_tests(get(tree, "version", "6.1"))
+    extras: dict[str, Path] = {}
+    options: set[str] = set()
+    for t in generated or []:
+        name = get(t, "name")
+        extras[name] = Path(get(t, "c_path"))
+        options.update(get(t, "kconfig", []) or [])
+        tests.append(GuestTest(name=name, program=name,
+                               args=[str(a) for a in get(t, "args", []) or []],
+                               timeout=int(get(t, "timeout", 180) or 180)))
+    kernels = [KernelSpec("base", repo, base)]
+    if patched:
+        kernels.append(KernelSpec("patched", repo, patched))
+    return build_matrix(get(tree, "name", str(repo)), kernels, tests, out_dir,
+                        extra_sources=extras, known=known, guest_options=sorted(options),
+                        jobs=jobs, artifact_url=artifact_url)
