@@ -87,7 +87,7 @@ def load_unit(view: SourceView, file: str, mode: str, kb: Knowledge,
     ast = parse_text(pre, file)
     cfgs = build_cfgs(ast, file, iterators | set(kb.iterators), _trylocks(kb), kb.predicates)
     unit = Unit(file, mode, cfgs, iterators, source, _addr(view, file, source, ast, kb))
-    if use_cache and not view.overlay:  # overlays are one-off texts (tests): not worth keeping
+    if use_cache:  # overlays too: the key holds their content hash (a re-review is warm)
         with locked(entry):
             tmp = entry.with_suffix(".tmp")
             tmp.write_bytes(pickle.dumps(unit))
