@@ -6,11 +6,13 @@ is ``Markup`` so the HTML template can embed it as is.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 from kpatchkit.records.review import Bound, ScenarioOutcome
+from kpatchkit.report.sanitize import number
 
 BASE_COLOUR = "#8a94a6"
 PATCHED_COLOUR = "#2a7de1"
@@ -28,6 +30,9 @@ def _nice_top(values: list[float]) -> float:
 
 def cow_chart(scenarios: list[ScenarioOutcome], width: int = 980) -> Markup:
     """Grouped bars per scenario (base, patched) with each kernel's expected range drawn."""
+    # a corrupt figure (NaN, Infinity) is drawn as missing, never as a broken chart
+    scenarios = [dataclasses.replace(s, base=number(s.base), patched=number(s.patched))
+                 for s in scenarios]
     rows = [s for s in scenarios if s.base is not None or s.patched is not None
             or s.expect_base or s.expect_patched]
     if not rows:
@@ -118,6 +123,10 @@ class TrendPoint:
     label: str
     base: float | None
     patched: float | None
+
+    def __post_init__(self) -> None:
+        # a corrupt figure (NaN, Infinity, text) is a gap in the line, not a broken chart
+        self.base, self.patched = number(self.base), number(self.patched)
 
 
 def trend_chart(points: list[TrendPoint], width: int = 760, height: int = 240) -> Markup:

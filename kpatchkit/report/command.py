@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise KpatchkitError(f"{path} not found; give a directory written by 'kpatchkit review'")
     try:
         result = load_review(path)
-    except (json.JSONDecodeError, TypeError, KeyError) as exc:
+    except (json.JSONDecodeError, TypeError, KeyError, ValueError, AttributeError) as exc:
         raise KpatchkitError(f"{path} is not a kpatchkit review record ({exc})") from exc
     if args.expect:
         from kpatchkit.review.command import check_expect
@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
         attach(result, args.from_lava, args.lava_jobs)
     finalize(result)
     out = Path(args.out) if args.out else path.parent
-    paths = write_reports(result, out)
+    # re-rendering never rewrites its input: review.json is written only into another -o, or
+    # when LAVA's results complete the record (then the record itself is what changed)
+    same = out.resolve() == path.parent.resolve() if out.exists() else False
+    paths = write_reports(result, out,
+                          write_review=not same or bool(getattr(args, "from_lava", None)))
     if args.json:
         emit_json({"files": {k: str(v) for k, v in paths.items()}, **summary(result)})
     else:

@@ -38,10 +38,15 @@ def environment() -> jinja2.Environment:
 
 
 def safe_href(url: Any) -> str:
-    """``url`` if it is http(s) or relative, else '' (no javascript:, data:, file: links)."""
+    """``url`` if it is http(s) or relative, else '' (no javascript:, data:, file: links, no
+    protocol-relative or backslash tricks that browsers resolve off-site)."""
     from urllib.parse import urlsplit
 
     text = str(url or "").strip()
+    # Browsers drop tabs/newlines inside a URL ("java\tscript:") and read a backslash as a
+    # slash ("/\\host", "\\\\host" are off-site): a link with either is not one of ours.
+    if "\\" in text or any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in text):
+        return ""
     try:
         scheme = urlsplit(text).scheme.lower()
     except ValueError:
@@ -228,6 +233,8 @@ def render_report(result: ReviewResult) -> str:
     return environment().get_template("report.html.j2").render(**_context(result))
 
 
-def render_index(runs: list[dict[str, Any]], trend: chart.Markup) -> str:
+def render_index(runs: list[dict[str, Any]], trend: chart.Markup,
+                 warnings: list[str] | None = None) -> str:
     """Render the publish index page from run summaries (see publish_command)."""
-    return environment().get_template("index.html.j2").render(runs=runs, trend=trend)
+    return environment().get_template("index.html.j2").render(runs=runs, trend=trend,
+                                                              warnings=warnings or [])

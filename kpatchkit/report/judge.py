@@ -19,6 +19,7 @@ from typing import Any
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.records.applied import RESULT_EXIT, STOPS_AFTER_APPLY
 from kpatchkit.records.review import Bound, ReviewResult, ScenarioOutcome, Verdict
+from kpatchkit.report.sanitize import number
 
 METRIC = "faults_per_cow_write"
 BAD_RESULTS = ("fail", "error", "timeout")
@@ -246,10 +247,7 @@ def _metric(result: dict | None, metric: str) -> float | None:
     val = result.get(metric)
     if val is None:
         val = (result.get("metrics") or {}).get(metric)
-    try:
-        return None if val is None else float(val)
-    except (TypeError, ValueError):
-        return None
+    return number(val)  # NaN, Infinity or text from a corrupt record: not measured
 
 
 def _check_of(test: dict[str, Any], bounds: dict[str, Bound], basis: ClaimBasis | None

@@ -12,6 +12,7 @@ from typing import Any
 
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.judge import apply_outcome, evidence_lines
+from kpatchkit.report.sanitize import xml_text
 
 _BAD = {"fail": "failure", "error": "error", "timeout": "error"}
 
@@ -50,6 +51,17 @@ class _Suite:
         for key in ("tests", "failures", "errors", "skipped"):
             self.el.set(key, str(getattr(self, key)))
         self.el.set("time", f"{self.time:.3f}")
+
+
+def _clean(el: ET.Element) -> None:
+    """Drop characters XML 1.0 forbids from every text and attribute (a test's output or a
+    mail's subject can hold any byte; an invalid junit.xml loses the whole run in CI)."""
+    for node in el.iter():
+        node.attrib = {k: xml_text(v) for k, v in node.attrib.items()}
+        if node.text is not None:
+            node.text = xml_text(node.text)
+        if node.tail is not None:
+            node.tail = xml_text(node.tail)
 
 
 def render_junit(result: ReviewResult) -> str:
@@ -138,5 +150,6 @@ def render_junit(result: ReviewResult) -> str:
 
     for s in suites:
         s.close()
+    _clean(root)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from kpatchkit.report.sanitize import number
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the publish arguments."""
@@ -20,53 +22,74 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
+def _mean(values: list[Any]) -> float | None:
+    vals = [v for v in (number(x) for x in values) if v is not None]
     return round(sum(vals) / len(vals), 3) if vals else None
 
 
-def collect_runs(root: Path) -> list[dict[str, Any]]:
-    """Every run under ``root`` (a dir with review.json and report.html), newest first."""
-    from kpatchkit.report.write import REVIEW_JSON, load_review
+def _run_row(root: Path, path: Path) -> dict[str, Any]:
+    """The index row of one run (raises on a record that is not one)."""
+    from kpatchkit.report.write import load_review
+
+    r = load_review(path)
+    claims = [s for s in r.scenarios if s.is_claim]
+    base, patched = _mean([s.base for s in claims]), _mean([s.patched for s in claims])
+    created = str(r.created or "")
+    return {
+        "name": str(path.parent.relative_to(root)) if path.parent != root else root.name,
+        "href": (path.parent / "report.html").relative_to(root).as_posix(),
+        "date": created.replace("T", " ")[:16],
+        "created": created,
+        "verdict": str(r.verdict.status),
+        "claim": str(r.verdict.claim),
+        "series": str(r.series.title),
+        "tree": f"{r.tree.get('name', '?')} ({r.tree.get('version', '?')})",
+        "base": base, "patched": patched,
+        "fpcw": "–" if base is None and patched is None else
+                f"{'–' if base is None else f'{base:.2f}'} → "
+                f"{'–' if patched is None else f'{patched:.2f}'}",
+    }
+
+
+def collect_runs(root: Path, warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every run under ``root`` (a dir with review.json and report.html), newest first.
+
+    A run that cannot be read (half-written, hand-edited, another tool's file) is skipped with
+    a warning in ``warnings``: one bad run never costs the site.
+    """
+    from kpatchkit.report.write import REVIEW_JSON
 
     runs = []
     for path in sorted(root.rglob(REVIEW_JSON)):
         try:
-            r = load_review(path)
-        except (ValueError, TypeError, KeyError, OSError):
-            continue  # not ours, or half-written: skip rather than fail the whole site
-        claims = [s for s in r.scenarios if s.is_claim]
-        base, patched = _mean([s.base for s in claims]), _mean([s.patched for s in claims])
-        runs.append({
-            "name": str(path.parent.relative_to(root)) if path.parent != root else root.name,
-            "href": (path.parent / "report.html").relative_to(root).as_posix(),
-            "date": r.created.replace("T", " ")[:16],
-            "created": r.created,
-            "verdict": r.verdict.status,
-            "claim": r.verdict.claim,
-            "series": r.series.title,
-            "tree": f"{r.tree.get('name', '?')} ({r.tree.get('version', '?')})",
-            "base": base, "patched": patched,
-            "fpcw": "–" if base is None and patched is None else
-                    f"{'–' if base is None else f'{base:.2f}'} → "
-                    f"{'–' if patched is None else f'{patched:.2f}'}",
-        })
+            runs.append(_run_row(root, path))
+        except Exception as exc:  # noqa: BLE001 - per-run isolation, said in the warnings
+            if warnings is not None:
+                warnings.append(f"{path.relative_to(root)}: skipped ({type(exc).__name__}: "
+                                f"{str(exc)[:160]})")
     runs.sort(key=lambda x: x["created"], reverse=True)
     return runs
 
 
-def publish(root: Path, out: Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+def publish(root: Path, out: Path | None = None,
+            warnings: list[str] | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Write the index page; return its path and the runs listed."""
     from kpatchkit.report.chart import TrendPoint, trend_chart
     from kpatchkit.report.html import render_index
     from kpatchkit.report.write import _atomic_write
 
-    runs = collect_runs(root)
+    warnings = [] if warnings is None else warnings
+    runs = collect_runs(root, warnings)
     points = [TrendPoint(label=f"{r['name']} {r['date'][:10]}", base=r["base"],
                          patched=r["patched"]) for r in reversed(runs)]
     out = out or root / "index.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out, render_index(runs, trend_chart(points)))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from kpatchkit import atomic
+
+        raise atomic.os_error(exc, out.parent, "cannot create the index's directory") from exc
+    _atomic_write(out, render_index(runs, trend_chart(points), warnings))
     return out, runs
 
 
@@ -78,9 +101,12 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.reports)
     if not root.is_dir():
         raise KpatchkitError(f"{root} is not a directory; give the folder review runs write into")
-    out, runs = publish(root, Path(args.out) if args.out else None)
+    warnings: list[str] = []
+    out, runs = publish(root, Path(args.out) if args.out else None, warnings)
+    for w in warnings:
+        info(f"publish: {w}")
     if args.json:
-        emit_json({"index": str(out), "runs": [
+        emit_json({"index": str(out), "warnings": warnings, "runs": [
             {k: r[k] for k in ("name", "href", "created", "verdict", "claim", "series",
                                "base", "patched")} for r in runs]})
     else:
