@@ -39,6 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=int,
                         default=int(os.environ.get("KPATCHKIT_JOBS", "2") or 2),
                         help="parallel jobs for builds and guests (default 2)")
+    parser.add_argument("--lava-out", metavar="DIR",
+                        help="write the run stage as LAVA jobs into DIR instead of booting here "
+                             "(then 'kpatchkit report RUN_DIR --from-lava FILE...')")
+    parser.add_argument("--artifact-url", metavar="BASE",
+                        help="with --lava-out: the URL DIR will be served at (default file://DIR)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -74,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
         source=args.source, tree=args.tree,
         out_dir=Path(args.out or "reports/pending"), msgid=args.msgid, prereqs=args.prereq,
         scenarios=args.scenario, jobs=args.jobs, skip=set(args.skip),
-        use_cache=not args.no_cache, expect=expect))
+        use_cache=not args.no_cache, expect=expect,
+        lava_out=Path(args.lava_out) if args.lava_out else None, artifact_url=args.artifact_url))
+    if args.artifact_url and not args.lava_out:
+        raise KpatchkitError("--artifact-url goes with --lava-out")
     if not args.out:
         review.opts.out_dir = Path("reports") / review.result.run_id
         review.store.__init__(review.opts.out_dir, use_cache=not args.no_cache)

@@ -52,6 +52,8 @@ class ReviewOptions:
     skip: set[str] = field(default_factory=set)  # stages not to run ("analyze", "run", ...)
     use_cache: bool = True
     expect: dict[str, str] = field(default_factory=dict)  # --expect SCENARIO=VALUE, as given
+    lava_out: Path | None = None  # --lava-out: write LAVA jobs there instead of booting here
+    artifact_url: str | None = None  # --artifact-url: where those jobs' artifacts are served
 
 
 class Ticker:
@@ -348,6 +350,9 @@ class Review:
                                    for t in self.result.tests))
         import kpatchkit.run as pkg
 
+        if o.lava_out:  # the VMs run on a LAVA lab: 'kpatchkit report --from-lava' fills run
+            self._lava_jobs(tests_key)
+            return
         self.result.run = self._stage(
             "run", [str(self.tree.path), a["base_commit"], a["patched_commit"], tests_key,
                     _tree_digest(Path(pkg.__file__).parent / "data")],
@@ -358,6 +363,23 @@ class Review:
         claims = (self.result.run or {}).get("claims")
         if isinstance(claims, list):
             self.result.claims = claims
+
+    def _lava_jobs(self, tests_key: str) -> None:
+        o, a = self.opts, self.result.applied
+        index = STAGES.index("run") + 1
+        stage = StageRun(name="run", key=content_hash(STORE_VERSION, "lava", tests_key))
+        self.result.stages.append(stage)
+        t0 = self.ticker.start(index, "run (LAVA jobs)")
+        try:
+            stages.lava_jobs(self.tree, a, self.result.tests, Path(o.lava_out),
+                             artifact_url=o.artifact_url, jobs=o.jobs)
+            stage.status = "skipped"
+            stage.error = (f"LAVA jobs in {o.lava_out}; results: 'kpatchkit report "
+                           f"{o.out_dir} --from-lava FILE...'")
+        except KpatchkitError as exc:
+            stage.status, stage.error, stage.exit_code = "failed", exc.message, exc.exit_code
+        stage.seconds = round(time.monotonic() - t0, 2)
+        self.ticker.end(index, stage)
 
     def _report(self) -> None:
         from kpatchkit.report.judge import finalize
@@ -397,6 +419,10 @@ class Review:
         for key in ("accel", "qemu", "qemu_cmdline", "qemu_version", "selftests"):
             if run.get(key):
                 prov[key.replace("_", " ")] = run[key]
+        if self.opts.lava_out:
+            from kpatchkit.lava.report import PROVENANCE_KEY
+
+            prov[PROVENANCE_KEY] = str(Path(self.opts.lava_out).resolve())
         if run:
             for name, cmd in stages.qemu_cmdline(run).items():
                 prov[f"qemu ({name})"] = cmd

@@ -141,6 +141,14 @@ def run(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
                     tests=tests, jobs=jobs, work_dir=work_dir))
 
 
+def lava_jobs(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
+              out: Path, *, artifact_url: str | None, jobs: int) -> dict[str, Any]:
+    """The run stage as LAVA jobs in ``out`` (kpatchkit.lava): its manifest."""
+    fn = _api("kpatchkit.lava.build", "matrix_for_review")
+    return fn(tree, applied["base_commit"], applied["patched_commit"], tests, out,
+              artifact_url=artifact_url, jobs=jobs)
+
+
 def qemu_cmdline(run_json: dict[str, Any]) -> dict[str, str]:
     """The QEMU command line each kernel ran under, for the report's provenance.
 
