@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from kpatchkit.analyze import analyze_diff, analyze_file
-    from kpatchkit.analyze.sarif import to_sarif
     from kpatchkit.console import emit_json, info
     from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, KpatchkitError
+    from kpatchkit.sarif import to_sarif
     from kpatchkit.trees.registry import resolve_tree
 
     tree = resolve_tree(args.tree)

@@ -84,8 +84,9 @@ _FINDING_DEFAULTS = {"id": "", "check": "", "function": "", "file": "", "line": 
 
 def _finding(f: dict[str, Any], excerpts: dict[str, list]) -> dict[str, Any]:
     out = {**_FINDING_DEFAULTS, **f}
-    out["trace"] = [{"line": t.get("line", ""), "state": t.get("state", "")}
-                    if isinstance(t, dict) else {"line": "", "state": str(t)}
+    out["trace"] = [{"line": t.get("line", ""), "state": t.get("state", ""),
+                     "note": t.get("note", "")}
+                    if isinstance(t, dict) else {"line": "", "state": str(t), "note": ""}
                     for t in f.get("trace") or []]
     out["excerpt"] = excerpts.get(f"{out['file']}:{out['line']}", [])
     return out

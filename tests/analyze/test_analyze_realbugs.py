@@ -56,7 +56,7 @@ def test_sarif_carries_the_evidence_of_the_new_kinds(repo: Path) -> None:
 
     import jsonschema
 
-    from kpatchkit.analyze.sarif import to_sarif
+    from kpatchkit.sarif import to_sarif
 
     schema = json.loads((Path(__file__).resolve().parents[2] / "kpatchkit" / "report" / "schemas"
                          / "sarif-schema-2.1.0.json").read_text())

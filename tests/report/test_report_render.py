@@ -187,3 +187,27 @@ def test_the_tests_patch_is_linked_when_the_review_made_one(review) -> None:
     review.tests_patch = "javascript:alert(1)"
     hrefs = [a.get("href") for t, a in _parse(render_report(review)).tags if t == "a"]
     assert not [h for h in hrefs if "javascript" in (h or "")]
+
+
+def test_new_finding_kinds_show_their_evidence(tmp_path) -> None:
+    """rcu-address-space / unguarded-write / order-violation carry the annotation, contract or
+    rule (with its kernel source) as an 'evidence' trace step: SARIF properties, HTML line."""
+    from kpatchkit.report.sarif import build_sarif
+
+    r = make_review(new_findings=1)
+    f = r.analysis["findings"][0]
+    f["check"] = "unguarded-write"
+    f["trace"].append({"line": 0, "state": "evidence",
+                       "note": "sp->unsync: mmu_lock write, or mmu_unsync_pages_lock "
+                               "(arch/x86/kvm/mmu/mmu.c:2745)"})
+    finalize(r)
+    log = build_sarif(r)
+    res = next(x for x in log["runs"][0]["results"] if x["ruleId"] == "unguarded-write")
+    assert "mmu_unsync_pages_lock" in res["properties"]["evidence"][0]
+    steps = res["codeFlows"][0]["threadFlows"][0]["locations"]
+    assert all("evidence" not in s["location"]["message"]["text"] for s in steps)
+    rules = {x["id"] for x in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"rcu-address-space", "unguarded-write", "order-violation"} <= rules
+    write_reports(r, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "evidence: sp-&gt;unsync: mmu_lock write, or mmu_unsync_pages_lock" in html
