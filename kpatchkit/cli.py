@@ -14,11 +14,10 @@ import importlib
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Iterator
 
 from kpatchkit import __version__
-from kpatchkit.errors import EXIT_INFRA, EXIT_USAGE, Interrupted, KpatchkitError
+from kpatchkit.errors import EXIT_INFRA, EXIT_USAGE, Interrupted, KpatchkitError, save_traceback
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -79,30 +78,6 @@ def _fail(message: str, code: int, *, kind: str = "user", as_json: bool = False,
     except Exception:  # noqa: BLE001 - stderr closed: the exit code still says it
         pass
     return code
-
-
-def _save_traceback() -> str:
-    """Write the current exception's traceback to a log file; say where (or why not)."""
-    import tempfile
-    import time
-
-    text = traceback.format_exc()
-    name = f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-    try:
-        from kpatchkit.cache import cache_dir
-
-        log = cache_dir("logs") / name
-        log.write_text(text)
-        return f"traceback in {log}"
-    except Exception as exc:  # noqa: BLE001 - no writable cache: try the temp directory
-        first = exc
-    try:
-        fd, path = tempfile.mkstemp(prefix="kpatchkit-", suffix="-" + name)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        return f"traceback in {path} (the cache could not take it: {first})"
-    except Exception as exc:  # noqa: BLE001
-        return f"the traceback could not be saved: {first}; {exc}"
 
 
 @contextlib.contextmanager
@@ -169,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         except BaseException as exc:  # noqa: BLE001 - the contract is: never a traceback
             if isinstance(exc, SystemExit):
                 raise
-            where = _save_traceback()
+            where = save_traceback()
             atomic.cleanup()
             return _fail(f"internal error: {type(exc).__name__}: {exc} ({where})", EXIT_INFRA,
                          kind="internal", as_json=as_json)

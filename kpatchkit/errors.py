@@ -83,3 +83,29 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     return exc.kind if isinstance(exc, KpatchkitError) else "internal"
+
+
+def save_traceback() -> str:
+    """Write the current exception's traceback to a log file; say where (or why not)."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    text = traceback.format_exc()
+    name = f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
+        from kpatchkit.cache import cache_dir
+
+        log = cache_dir("logs") / name
+        log.write_text(text)
+        return f"traceback in {log}"
+    except Exception as exc:  # noqa: BLE001 - no writable cache: try the temp directory
+        first = exc
+    try:
+        fd, path = tempfile.mkstemp(prefix="kpatchkit-", suffix="-" + name)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        return f"traceback in {path} (the cache could not take it: {first})"
+    except Exception as exc:  # noqa: BLE001
+        return f"the traceback could not be saved: {first}; {exc}"

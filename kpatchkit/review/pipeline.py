@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kpatchkit import __version__
+from kpatchkit import __version__, atomic
 from kpatchkit.cache import content_hash
 from kpatchkit.console import info
-from kpatchkit.errors import EXIT_INFRA, KpatchkitError
+from kpatchkit.errors import EXIT_INFRA, KpatchkitError, save_traceback
 from kpatchkit.records.review import PatchInfo, ReviewResult, SeriesInfo, StageRun
 from kpatchkit.report.judge import apply_outcome, stops_after_apply
 from kpatchkit.report.kcidb import patchset_hash
@@ -180,7 +180,6 @@ def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | 
     A result reused from another run directory names that directory's files: copy them here so
     the run directory is complete on its own. None if a source is missing.
     """
-    import shutil
 
     from kpatchkit.kernel.selftests import local_headers
 
@@ -194,7 +193,7 @@ def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | 
         headers = local_headers(src)
         for path in [src, *headers]:
             if path.resolve() != (out / path.name).resolve():
-                shutil.copy2(path, out / path.name)
+                atomic.write_bytes(out / path.name, path.read_bytes())
         local.append({**t, "c_path": str(dest), "headers": [str(out / h.name) for h in headers]})
     return local
 
@@ -243,9 +242,9 @@ class Review:
         except KpatchkitError as exc:
             stage.status, stage.error, stage.exit_code = "failed", exc.message, exc.exit_code
             data = None
-        except Exception as exc:  # noqa: BLE001 - a stage's bug is an infrastructure failure
+        except Exception as exc:  # noqa: BLE001 - a stage's bug: exit 3, traceback in a log
             stage.status, stage.exit_code = "failed", EXIT_INFRA
-            stage.error = f"internal error: {type(exc).__name__}: {exc}"
+            stage.error = f"internal error: {type(exc).__name__}: {exc} ({save_traceback()})"
             data = None
         stage.seconds = round(time.monotonic() - t0, 2)
         self.ticker.end(index, stage)

@@ -9,20 +9,17 @@ tries the run directory first, then the cache; a result whose key differs is nev
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from kpatchkit import atomic
 from kpatchkit.cache import cache_dir
 
 
 def _write(path: Path, obj: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(obj, fh, indent=1, default=str)
-    os.replace(tmp, path)  # a killed review leaves the old result or the new, never half
+    # a killed review leaves the old result or the new, never half (nor a temporary)
+    atomic.write_text(path, json.dumps(obj, indent=1, default=str))
 
 
 def _read(path: Path) -> dict[str, Any] | None:
