@@ -10,27 +10,74 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import ModuleType
 
 from kpatchkit import __version__
 from kpatchkit.errors import EXIT_INFRA, EXIT_USAGE, Interrupted, KpatchkitError, save_traceback
 
-# subcommand -> (module, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "fetch": ("kpatchkit.fetch.command",
-              "read a patch or series from mail, mbox, archive or server"),
-    "tree": ("kpatchkit.trees.command", "add or list kernel trees under kernel_src/"),
-    "apply": ("kpatchkit.apply.command", "apply (and port) a series to a kernel tree"),
-    "analyze": ("kpatchkit.analyze.command", "locking/RCU analysis of the MMU sources"),
-    "gen-tests": ("kpatchkit.gentests.command", "render COW-write KVM selftests"),
-    "run": ("kpatchkit.run.command", "build base/patched kernels and run selftests in QEMU"),
-    "report": ("kpatchkit.report.command", "render a review's reports from its results"),
-    "publish": ("kpatchkit.report.publish_command", "publish an index of review runs"),
-    "review": ("kpatchkit.review.command", "the whole review: fetch to report"),
+
+# Each subcommand's module is imported when the parser is built: plain imports, kept in small
+# functions so `kpatchkit fetch` does not load the analyzer's parser or Jinja2 first.
+def _fetch() -> ModuleType:
+    from kpatchkit.fetch import command
+    return command
+
+
+def _tree() -> ModuleType:
+    from kpatchkit.trees import command
+    return command
+
+
+def _apply() -> ModuleType:
+    from kpatchkit.apply import command
+    return command
+
+
+def _analyze() -> ModuleType:
+    from kpatchkit.analyze import command
+    return command
+
+
+def _gen_tests() -> ModuleType:
+    from kpatchkit.gentests import command
+    return command
+
+
+def _run() -> ModuleType:
+    from kpatchkit.run import command
+    return command
+
+
+def _report() -> ModuleType:
+    from kpatchkit.report import command
+    return command
+
+
+def _publish() -> ModuleType:
+    from kpatchkit.report import publish_command
+    return publish_command
+
+
+def _review() -> ModuleType:
+    from kpatchkit.review import command
+    return command
+
+
+# subcommand -> (its module, one-line help)
+SUBCOMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
+    "fetch": (_fetch, "read a patch or series from mail, mbox, archive or server"),
+    "tree": (_tree, "add or list kernel trees under kernel_src/"),
+    "apply": (_apply, "apply (and port) a series to a kernel tree"),
+    "analyze": (_analyze, "locking/RCU analysis of the MMU sources"),
+    "gen-tests": (_gen_tests, "render COW-write KVM selftests"),
+    "run": (_run, "build base/patched kernels and run selftests in QEMU"),
+    "report": (_report, "render a review's reports from its results"),
+    "publish": (_publish, "publish an index of review runs"),
+    "review": (_review, "the whole review: fetch to report"),
 }
 
 
@@ -46,15 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kpatchkit", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kpatchkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (module, help_text) in SUBCOMMANDS.items():
+    for name, (load, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            sp.set_defaults(_unavailable=name)
-            continue
+        mod = load()
         mod.configure(sp)
         sp.set_defaults(_run=mod.run)
     return parser
@@ -122,8 +163,6 @@ def main(argv: list[str] | None = None) -> int:
             parser = build_parser()
             args = parser.parse_args(argv)
             as_json = bool(getattr(args, "json", as_json))
-            if getattr(args, "_unavailable", None):
-                raise KpatchkitError(f"'{args._unavailable}' is not available in this build")
             if not getattr(args, "_run", None):
                 parser.print_help(sys.stderr)
                 return EXIT_USAGE

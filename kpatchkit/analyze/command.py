@@ -58,12 +58,10 @@ def _print_added(calls, info) -> None:
 
 def _patched(args, tree) -> tuple[str, str]:
     """Base and patched commits of --patch via the apply stage (CLI composes stages)."""
-    from kpatchkit.apply import apply_series
     from kpatchkit.errors import KpatchkitError
-    from kpatchkit.fetch import load_series
+    from kpatchkit.review.compose import fetch_and_apply
 
-    series = load_series(args.patch, tree_path=tree.path)
-    applied = apply_series(series, tree, compile=False)
+    applied = fetch_and_apply(args.patch, tree)
     if not applied.patched_commit or applied.result not in ("applied", "ported"):
         raise KpatchkitError(f"the series does not apply to {tree.name} ({applied.result}); "
                              "run 'kpatchkit apply' to see why")

@@ -23,7 +23,7 @@ from kpatchkit.apply import drift, obsolete, outcome, port, store, symbols
 from kpatchkit.apply.base import label, resolve_base
 from kpatchkit.console import info
 from kpatchkit.errors import InfraError, KpatchkitError
-from kpatchkit.kernel import cfunc
+from kpatchkit.kernel import cfunc, kbuild
 from kpatchkit.kernel import git as g
 from kpatchkit.records.applied import (
     Applied,
@@ -107,7 +107,7 @@ class _Run:
         Raises PatchStop when a hunk conflicts or needs code the tree lacks; a patch whose
         change the tree already has is recorded with method "already-applied" and no commit.
         """
-        from kpatchkit.fetch import series_mbox
+        from kpatchkit.records.mbox import series_mbox
 
         before = amod.head(self.wt)
         ok, output = amod.am(self.wt, series_mbox([p]))
@@ -337,15 +337,9 @@ class _Run:
         objects = [f[:-2] + ".o" for f in self.files if f.endswith(".c")]
         if not objects:
             return CompileCheck(status="skipped", note="the series touches no .c file")
-        try:
-            from kpatchkit.kernel import kbuild
-            compile_objects = kbuild.compile_objects
-        except (ImportError, AttributeError):
-            return CompileCheck(status="pending", objects=objects,
-                                note="kpatchkit.kernel.kbuild.compile_objects is not available")
         info(f"apply: compiling {' '.join(objects)} at {commit[:12]} (KVM config, cached)")
         try:
-            res = compile_objects(self.repo, commit, objects)
+            res = kbuild.compile_objects(self.repo, commit, objects)
         except InfraError as exc:
             return CompileCheck(status="error", objects=objects, note=exc.message)
         errors = []

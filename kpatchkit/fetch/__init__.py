@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kpatchkit.errors import KpatchkitError
-from kpatchkit.fetch.mboxout import series_mbox
+from kpatchkit.records.mbox import series_mbox
 from kpatchkit.records.series import Patch, Series
 
 __all__ = ["load_series", "series_mbox"]

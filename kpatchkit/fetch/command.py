@@ -30,10 +30,8 @@ def _tree_path(spec: str | None) -> Path | None:
         return path  # any kernel source directory: fetch only reads files from it
     if "/" in spec and not path.exists():
         raise KpatchkitError(f"--tree {spec}: no such directory")
-    try:
-        from kpatchkit.trees.registry import resolve_tree
-    except ImportError as exc:
-        raise KpatchkitError(f"--tree {spec}: not a directory") from exc
+    from kpatchkit.trees.registry import resolve_tree
+
     try:
         return Path(resolve_tree(spec).path)
     except KpatchkitError as exc:

@@ -89,7 +89,7 @@ class CompileError(Record):
 class CompileCheck(Record):
     """Compiling the touched objects of the patched commit with a KVM config."""
 
-    status: str  # "ok", "failed", "skipped", "pending" (kbuild unavailable)
+    status: str  # "ok", "failed", "skipped", "error" ("pending" only in old stored results)
     ok: bool | None = None
     objects: list[str] = field(default_factory=list)
     seconds: float | None = None

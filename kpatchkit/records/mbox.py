@@ -1,4 +1,7 @@
-"""Write a series as the mbox ``git am`` takes: one mail per patch, in order."""
+"""A series as the mbox ``git am`` takes (mboxrd): one mail per patch, in order.
+
+A serialisation of ``Patch`` records, so fetch (which writes series.mbox) and apply (which feeds
+git am) share it without one stage importing the other."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Thin adapters from the review to each stage's public API, returning plain JSON objects.
 
-Only the names the stages publish are used (``kpatchkit.fetch.load_series``,
+Only the names the stages publish are used, as plain imports (``kpatchkit.fetch.load_series``,
 ``kpatchkit.apply.apply_series``, ``kpatchkit.analyze.analyze_diff``,
 ``kpatchkit.gentests.render_scenarios``, ``kpatchkit.run.run_kernels``); what they return is
 turned into the JSON their ``--json`` prints, which is what the stage store keeps and the report
@@ -9,22 +9,20 @@ reads.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kpatchkit.errors import InfraError
+from kpatchkit.analyze import analyze_diff
+from kpatchkit.apply import apply_series
+from kpatchkit.fetch import load_series, series_mbox
+from kpatchkit.gentests import render_scenarios, write_upstream_patch
+from kpatchkit.gentests.render import select_scenarios
+from kpatchkit.lava.build import matrix_for_review
 from kpatchkit.records.series import Series
 from kpatchkit.records.tree import TreeInfo
-
-
-def _api(module: str, name: str) -> Callable[..., Any]:
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise InfraError(f"{module}.{name} is not available in this build ({exc}); "
-                         "update kpatchkit") from exc
+from kpatchkit.run import run_kernels
+from kpatchkit.run.qemu import qemu_command
+from kpatchkit.trees import registry
 
 
 def _json(obj: Any) -> Any:
@@ -39,7 +37,7 @@ def _json(obj: Any) -> Any:
 
 def fetch(source: str, msgid: str | None) -> dict[str, Any]:
     """Series JSON for SOURCE."""
-    return _json(_api("kpatchkit.fetch", "load_series")(source, msgid=msgid))
+    return _json(load_series(source, msgid=msgid))
 
 
 def series_from(data: dict[str, Any]) -> Series:
@@ -53,7 +51,7 @@ def write_mails(series: dict[str, Any], out_dir: Path) -> None:
     from kpatchkit.atomic import write_text
     from kpatchkit.report.kcidb import PATCH_DIR, patch_file_name
 
-    mbox = _api("kpatchkit.fetch", "series_mbox")
+    mbox = series_mbox
     dest = out_dir / PATCH_DIR
     dest.mkdir(parents=True, exist_ok=True)
     for patch in series_from(series).patches:
@@ -62,13 +60,13 @@ def write_mails(series: dict[str, Any], out_dir: Path) -> None:
 
 def resolve_tree(spec: str) -> TreeInfo:
     """The TreeInfo for ``--tree``."""
-    return _api("kpatchkit.trees.registry", "resolve_tree")(spec)
+    return registry.resolve_tree(spec)
 
 
 def apply(series: Series, tree: TreeInfo, prereqs: list[str]) -> dict[str, Any]:
     """Applied JSON (apply/port + compile)."""
-    fn = _api("kpatchkit.apply", "apply_series")
-    pre: list[Series] = [_api("kpatchkit.fetch", "load_series")(p) for p in prereqs]
+    fn = apply_series
+    pre: list[Series] = [load_series(p) for p in prereqs]
     return _json(fn(series, tree, prereqs=tuple(pre), compile=True))
 
 
@@ -90,7 +88,7 @@ def analyze(tree: TreeInfo, applied: dict[str, Any]) -> dict[str, Any]:
     listed in ``errors`` and the others are still analysed."""
     from kpatchkit.errors import KpatchkitError
 
-    fn = _api("kpatchkit.analyze", "analyze_diff")
+    fn = analyze_diff
     repo, base, head = Path(tree.path), applied["base_commit"], applied["patched_commit"]
     files = touched_c_files(repo, base, head)
     merged: dict[str, Any] = {"tree": tree.name, "base": base, "head": head, "mode": "",
@@ -118,25 +116,25 @@ def analyze(tree: TreeInfo, applied: dict[str, Any]) -> dict[str, Any]:
 
 def gen_tests(tree: TreeInfo, out_dir: Path, scenarios: list[str] | None) -> list[dict]:
     """GeneratedTest JSON entries rendered into ``out_dir``."""
-    fn = _api("kpatchkit.gentests", "render_scenarios")
+    fn = render_scenarios
     return _json(fn(tree, out_dir, scenarios=scenarios))
 
 
 def scenario_ids(names: list[str] | None = None) -> list[str]:
     """The gen-tests scenario ids (``names`` checked: an unknown one is a KpatchkitError)."""
-    return _api("kpatchkit.gentests.render", "select_scenarios")(names)
+    return select_scenarios(names)
 
 
 def tests_patch(tree: TreeInfo, tests: list[dict[str, Any]], dest: Path) -> Path:
     """The generated tests as a patch to the tree's selftests (what a kselftest author sends)."""
-    fn = _api("kpatchkit.gentests", "write_upstream_patch")
+    fn = write_upstream_patch
     return fn(tree, tests, dest)
 
 
 def run(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
         *, jobs: int, work_dir: Path) -> dict[str, Any]:
     """Run JSON (kernels, results, accel) for the base and patched kernels."""
-    fn = _api("kpatchkit.run", "run_kernels")
+    fn = run_kernels
     return _json(fn(tree, base=applied["base_commit"], patched=applied["patched_commit"],
                     tests=tests, jobs=jobs, work_dir=work_dir))
 
@@ -144,7 +142,7 @@ def run(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
 def lava_jobs(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
               out: Path, *, artifact_url: str | None, jobs: int) -> dict[str, Any]:
     """The run stage as LAVA jobs in ``out`` (kpatchkit.lava): its manifest."""
-    fn = _api("kpatchkit.lava.build", "matrix_for_review")
+    fn = matrix_for_review
     return fn(tree, applied["base_commit"], applied["patched_commit"], tests, out,
               artifact_url=artifact_url, jobs=jobs)
 
@@ -162,7 +160,6 @@ def qemu_cmdline(run_json: dict[str, Any]) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     try:
-        qemu_command = _api("kpatchkit.run.qemu", "qemu_command")
         kernels = run_json.get("kernels") or []
         smp = 1 if len(kernels) > 1 else None  # the run boots both kernels side by side on 1 CPU
         for k in kernels:

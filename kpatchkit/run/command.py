@@ -50,11 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _generated(tree, out_dir: Path) -> list:
-    """gen-tests' scenarios when that stage is installed, else none."""
-    try:
-        from kpatchkit.gentests import render_scenarios
-    except ImportError:
-        return []
+    """gen-tests' scenarios for the tree."""
+    from kpatchkit.gentests import render_scenarios
+
     return list(render_scenarios(tree, out_dir))
 
 
@@ -119,12 +117,10 @@ def run(args: argparse.Namespace) -> int:
     tree = resolve_tree(args.tree)
     repo, base, patched = Path(tree.path), tree.head, None
     if args.series:
-        from kpatchkit.apply import apply_series
-        from kpatchkit.fetch import load_series
+        from kpatchkit.review.compose import fetch_and_apply
 
-        series = load_series(args.series, msgid=args.msgid, tree_path=tree.path)
         info("[run] applying the series (apply stage)")
-        applied = apply_series(series, tree, compile=False)
+        applied = fetch_and_apply(args.series, tree, msgid=args.msgid)
         if not applied.patched_commit or applied.result not in ("applied", "ported"):
             raise KpatchkitError(f"the series did not apply to {tree.name} "
                                  f"({applied.result}); see 'kpatchkit apply'")
