@@ -87,7 +87,8 @@ class KernelRun(Record):
     reused_from: dict[str, Any] | None = None
     # The guests this kernel's tests ran in (one unless sharded over free cores): [{"tests":
     # [names, in list order], "console_log", "results_log", "seconds", "boot_seconds",
-    # "outcome"}]. ``console_log``/``results_log`` above are the first guest's.
+    # "outcome", "detail", "qemu": its command line}]. ``console_log``/``results_log`` above
+    # are the first guest's.
     guests: list[dict[str, Any]] = field(default_factory=list)
 
 

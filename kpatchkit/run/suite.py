@@ -11,6 +11,7 @@ import concurrent.futures
 import dataclasses
 import os
 import re
+import shlex
 import tempfile
 import time
 import tomllib
@@ -231,7 +232,8 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
             detail = "the guest never reached its init (see console log)"
         guest = {"tests": [t.name for t in subset], "console_log": str(vm.console),
                  "results_log": str(vm.results), "seconds": vm.seconds,
-                 "boot_seconds": vm.boot_seconds, "outcome": outcome, "detail": detail}
+                 "boot_seconds": vm.boot_seconds, "outcome": outcome, "detail": detail,
+                 "qemu": shlex.join(vm.command or [])}
         progress(f"[run] {label}: {outcome} in {vm.seconds:.0f}s; "
                  f"{sum(r.result == 'pass' for r in results)}/{len(results)} passed, "
                  f"{len(splats)} splat(s)")
