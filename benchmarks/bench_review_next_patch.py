@@ -3,10 +3,9 @@
 
 On one machine in one run (each review a fresh ``python -m kpatchkit review`` process):
 
-1. cold:  the reference series with an empty cache (``$KPATCHKIT_CACHE`` = a new folder whose
-          ``trees/`` links to the current cache's: the tree kernel_src/deb61 points at is what
-          'tree add' made, not part of a review; builds, selftests, initramfs, stage results
-          and run results all start empty);
+1. cold:  the README's main command on an empty cache: ``tree add`` from Debian's tarball and
+          the review of the reference series (``$KPATCHKIT_CACHE`` and
+          ``$KPATCHKIT_KERNEL_SRC`` are new folders under --out; both times are printed);
 2. warm:  the same series again (every stage stored: the 1 s case);
 3. next:  a second real series on the warm tree (default
           ../shared/fixtures/kvm-mmu-mails/02-applies-reused-pages-lru.eml, which applies to
@@ -38,23 +37,20 @@ SHARED = REPO.parent / "shared" / "fixtures"
 TARGET_SECONDS = 120.0
 
 
-def cache_root() -> Path:
-    """The cache this process would use (kpatchkit.cache.cache_root, without importing it)."""
-    return Path(os.environ.get("KPATCHKIT_CACHE") or Path.home() / ".cache" / "kpatchkit")
-
-
 def review(source: Path, tree: str, out: Path, env: dict[str, str], *extra: str
            ) -> tuple[float, dict]:
     """Run one review; return (wall seconds, review.json)."""
     cmd = [sys.executable, "-m", "kpatchkit", "review", str(source), "--tree", tree,
            "-o", str(out), *extra]
     print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
-    start = time.monotonic()
+    start, load = time.monotonic(), os.getloadavg()[0]
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
     seconds = time.monotonic() - start
     data = json.loads((out / "review.json").read_text()) if (out / "review.json").is_file() \
         else {}
-    print(f"  exit {proc.returncode}, {seconds:.1f}s", file=sys.stderr, flush=True)
+    # The machines are shared: the load says how much of the 2 cores this review had.
+    print(f"  exit {proc.returncode}, {seconds:.1f}s; load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after", file=sys.stderr, flush=True)
     return seconds, data
 
 
@@ -86,6 +82,8 @@ def main() -> int:
                                                   "empty or absent; default: a new temp folder)")
     group.add_argument("--warm-cache", action="store_true",
                        help="use the existing cache: no cold review (its line says so)")
+    ap.add_argument("--tarball", type=Path, default=Path("/usr/src/linux-source-6.1.tar.xz"),
+                    help="the tree's source for the cold 'tree add'")
     ap.add_argument("--out", type=Path, help="where the four run folders go (default: temp)")
     ap.add_argument("--no-check", action="store_true", help="skip the no-reuse comparison")
     ap.add_argument("--json", type=Path, help="also write the figures here")
@@ -98,17 +96,25 @@ def main() -> int:
         cache = args.cache or out / "cache"
         if cache.exists() and any(cache.iterdir()):
             ap.error(f"{cache} is not empty: a cold review needs an empty cache")
-        # The tree (kernel_src/NAME points into the cache's trees/) is what 'tree add' made,
-        # not part of a review: the cold cache shares it and nothing else.
-        cache.mkdir(parents=True, exist_ok=True)
-        (cache / "trees").symlink_to(cache_root() / "trees", target_is_directory=True)
+        # Fully cold, like the README's main command on a fresh machine: the tree too, in a
+        # kernel_src/ of its own (kernel_src/NAME points into the cache; apply's branches live
+        # in the tree's repository, so a shared tree would mix two caches' branches).
         env["KPATCHKIT_CACHE"] = str(cache)
+        env["KPATCHKIT_KERNEL_SRC"] = str(out / "kernel_src")
     env.pop("KPATCHKIT_RUN_REUSE", None)
     cores = env.get("KPATCHKIT_JOBS") or str(os.cpu_count())
     print(f"{cores} cores; load average {os.getloadavg()[0]:.1f}; out {out}", file=sys.stderr)
 
     times: dict[str, float] = {}
-    times["cold"], cold = review(args.series, args.tree, out / "cold", env)
+    if not args.warm_cache:
+        cmd = [sys.executable, "-m", "kpatchkit", "tree", "add", args.tree, "--from",
+               str(args.tarball)]
+        print(f"$ {' '.join(cmd)}", file=sys.stderr, flush=True)
+        start = time.monotonic()
+        subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, check=True)
+        times["tree_add"] = time.monotonic() - start
+    times["cold_review"], cold = review(args.series, args.tree, out / "cold", env)
+    times["cold"] = times.get("tree_add", 0.0) + times["cold_review"]
     times["warm"], warm = review(args.series, args.tree, out / "warm", env)
     times["next"], nxt = review(args.next, args.tree, out / "next", env)
     check = None
@@ -116,8 +122,10 @@ def main() -> int:
         times["check"], check = review(args.next, args.tree, out / "check",
                                        {**env, "KPATCHKIT_RUN_REUSE": "0"}, "--no-cache")
 
-    cold_label = "cold (warm cache given)" if args.warm_cache else "cold"
-    print(f"{cold_label:24s} {times['cold']:8.1f}s  verdict {verdict(cold)}")
+    cold_label = "cold (warm cache given)" if args.warm_cache else "cold (tree add + review)"
+    print(f"{cold_label:24s} {times['cold']:8.1f}s  verdict {verdict(cold)}"
+          + (f"; tree add {times['tree_add']:.1f}s, review {times['cold_review']:.1f}s"
+             if "tree_add" in times else ""))
     print(f"{'warm re-review':24s} {times['warm']:8.1f}s  ratio to cold "
           f"{times['warm'] / times['cold']:.4f}")
     base_src = reused(nxt).get("base")
