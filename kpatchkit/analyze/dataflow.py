@@ -657,8 +657,10 @@ class FunctionAnalysis:
         if self.base is not None and self.base + rcu > 0 or self.base is None and rcu > 0:
             self.report("sleep-in-rcu", line, f"{what}() {verb} inside an RCU read-side "
                         "section" + _via(chain, self.cfg.name), tr, st)
-            if kind == "sleep" and self.base is None and rcu > 0:
-                return  # the function's own RCU section: reported here, not in every caller
+            if self.base is None and rcu > 0:
+                # The function's own RCU section (a sleep or a yield): reported here, not
+                # again in every caller.
+                return
         elif atomic or mmu_eff in ("read", "write"):
             held = (f"mmu_lock held for {mmu_eff}" if mmu_eff in ("read", "write")
                     else "a spinlock held or preemption/IRQs off")

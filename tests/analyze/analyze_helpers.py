@@ -243,6 +243,7 @@ class Edited:
     commit: str = ""
     subject: str = ""
     id_verified: bool = False
+    verified_by: str = ""  # where id + subject were found together
     cve: str = ""
     note: str = ""
 
