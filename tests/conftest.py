@@ -33,12 +33,90 @@ def seed(shared: Path) -> Path:
     return SEED
 
 
+def _loopback(address) -> bool:
+    """True for an address on this machine (127.0.0.0/8, ::1, localhost) or a Unix socket."""
+    import ipaddress
+
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) and address else ""
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a name to resolve: only loopback names are allowed
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never reach the network; HTTP tests serve fixtures on 127.0.0.1 themselves."""
+    """Tests never reach the network: HTTP tests serve fixtures on 127.0.0.1 themselves, and a
+    connection to any other address fails the test (not only proxies are cleared)."""
+    import socket
+
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.delenv("http_proxy", raising=False)
-    monkeypatch.delenv("https_proxy", raising=False)
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def guard(address) -> None:
+        if not _loopback(address):
+            pytest.fail(f"a test tried to connect to {address!r}: tests use loopback only")
+
+    def connect(self, address):
+        guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        guard(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+_SHARED_CACHE_MARKS = ("tree", "build", "vm", "lava")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that is not marked tree/build/vm/lava gets a cache of its own session: fast tests
+    never write into the user's ~/.cache/kpatchkit. Marked tests opt into the shared cache of
+    trees and builds (that is what keeps a warm run fast); a test that sets KPATCHKIT_CACHE
+    itself keeps its own."""
+    if any(request.node.get_closest_marker(m) for m in _SHARED_CACHE_MARKS):
+        return
+    if not hasattr(_isolated_cache, "dir"):
+        _isolated_cache.dir = tmp_path_factory.mktemp("kpatchkit-cache")  # type: ignore[attr-defined]
+    monkeypatch.setenv("KPATCHKIT_CACHE", str(_isolated_cache.dir))  # type: ignore[attr-defined]
+
+
+# Debian's linux-source packages behind the trees the tests use: tree name -> series.
+DEBIAN_TREES = {"deb61": "6.1", "deb612": "6.12"}
+
+
+def debian_tree(name: str):
+    """TreeInfo of kernel_src/<name> (``deb61``/``deb612``), added from Debian's tarball once
+    (cached) if this machine does not have it yet."""
+    from kpatchkit.trees.registry import add_tree, resolve_tree
+
+    try:
+        return resolve_tree(name)
+    except Exception:  # noqa: BLE001 - not added on this machine yet
+        return add_tree(name, str(debian_tarball(DEBIAN_TREES[name])))
+
+
+@pytest.fixture(scope="session")
+def deb61() -> str:
+    """Name of the tree of Debian's linux-source-6.1 (whatever point release is installed)."""
+    return debian_tree("deb61").name
+
+
+@pytest.fixture(scope="session")
+def deb612() -> str:
+    """Name of the tree of Debian's linux-source-6.12."""
+    return debian_tree("deb612").name
 
 
 def debian_tarball(version: str) -> Path:

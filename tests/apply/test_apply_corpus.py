@@ -16,7 +16,6 @@ import pytest
 
 from kpatchkit.cli import main
 from kpatchkit.records.applied import RESULT_EXIT
-from kpatchkit.trees import registry
 
 pytestmark = [pytest.mark.tree]
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared/fixtures/kvm-mmu-mails"
@@ -24,17 +23,6 @@ CORPUS = Path(__file__).resolve().parents[2].parent / "shared/fixtures/kvm-mmu-m
 
 def _mails() -> list[dict]:
     return tomllib.loads((CORPUS / "index.toml").read_text())["mail"]
-
-
-@pytest.fixture(scope="module")
-def deb61() -> str:
-    try:
-        return registry.resolve_tree("deb61").name
-    except Exception:  # noqa: BLE001 - not added on this machine yet
-        tarball = Path("/usr/src/linux-source-6.1.tar.xz")
-        if not tarball.exists():
-            pytest.fail(f"{tarball} missing: apt-get install linux-source-6.1")
-        return registry.add_tree("deb61", str(tarball)).name
 
 
 def _apply(capsys, *argv: str) -> tuple[int, dict, str]:

@@ -7,7 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
 from release import series
 
 from kpatchkit.records.gentests import SelftestLib
@@ -54,15 +53,9 @@ def copy_probe_inputs(src: Path, dst: Path) -> Path:
 
 def real_tree(name: str):
     """TreeInfo of kernel_src/<name>, added from /usr/src once (cached) if missing."""
-    from kpatchkit.trees.registry import add_tree, resolve_tree
+    from conftest import debian_tree
 
-    try:
-        return resolve_tree(name)
-    except Exception:  # noqa: BLE001 - not added on this machine yet
-        tarball = Path(f"/usr/src/linux-source-{TREES[name]}.tar.xz")
-        if not tarball.exists():
-            pytest.fail(f"{tarball} missing: apt-get install linux-source-{TREES[name]}")
-        return add_tree(name, str(tarball))
+    return debian_tree(name)
 
 
 def broken_variants() -> list[dict]:

@@ -29,16 +29,6 @@ def _json(argv: list[str]) -> tuple[int, dict]:
     return code, json.loads(buf.getvalue() or "{}")
 
 
-@pytest.fixture(scope="module")
-def deb61() -> str:
-    from kpatchkit.trees.registry import add_tree, resolve_tree
-
-    try:
-        resolve_tree("deb61")
-    except Exception:  # noqa: BLE001 - not added yet on this machine: add it (cached)
-        add_tree("deb61", "/usr/src/linux-source-6.1.tar.xz")
-    return "deb61"
-
 
 @pytest.fixture(scope="module")
 def lava_review(deb61, tmp_path_factory) -> tuple[Path, Path, int]:

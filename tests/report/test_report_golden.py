@@ -1,6 +1,6 @@
 """Golden files for the text outputs: summary.txt and junit.xml of the sample review.
 
-Regenerate after an intended change with KPATCHKIT_REGEN_GOLDEN=1 and read the diff.
+Regenerate after an intended change with KPATCHKIT_REGEN=1 and read the diff.
 """
 
 from __future__ import annotations
@@ -34,6 +34,6 @@ RENDER = {
 def test_golden(name: str) -> None:
     text = RENDER[name]()
     path = GOLDEN / name
-    if os.environ.get("KPATCHKIT_REGEN_GOLDEN"):
+    if os.environ.get("KPATCHKIT_REGEN"):
         path.write_text(text)
-    assert text == path.read_text(), f"{name} changed; KPATCHKIT_REGEN_GOLDEN=1 to accept"
+    assert text == path.read_text(), f"{name} changed; KPATCHKIT_REGEN=1 to accept"

@@ -21,16 +21,6 @@ pytestmark = [pytest.mark.tree, pytest.mark.build, pytest.mark.vm, pytest.mark.t
 SCHEMAS = Path(__file__).resolve().parents[2] / "kpatchkit" / "report" / "schemas"
 
 
-@pytest.fixture(scope="module")
-def deb61() -> str:
-    from kpatchkit.trees.registry import add_tree, resolve_tree
-
-    try:
-        resolve_tree("deb61")
-    except Exception:  # noqa: BLE001 - not added yet on this machine: add it (cached)
-        add_tree("deb61", "/usr/src/linux-source-6.1.tar.xz")
-    return "deb61"
-
 
 @pytest.fixture(scope="module")
 def seed_run(deb61, tmp_path_factory) -> tuple[Path, int, dict]:
