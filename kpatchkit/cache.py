@@ -50,6 +50,17 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def file_digest(path: Path | str) -> str:
+    """sha256 (hex) of a file's bytes, read in 1 MiB chunks (kernel images, initramfs)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def content_hash(*chunks: str | bytes, length: int = 16) -> str:
     """A short stable hex digest over the given chunks (order matters)."""
     h = hashlib.sha256()

@@ -14,7 +14,6 @@ Templates are Jinja2 with ``StrictUndefined``: a missing value is an error, neve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -27,6 +26,7 @@ from typing import Any
 import jinja2
 
 from kpatchkit import __version__
+from kpatchkit.cache import file_digest
 from kpatchkit.errors import KpatchkitError
 
 HERE = Path(__file__).parent
@@ -56,14 +56,6 @@ def environment() -> jinja2.Environment:
     env.filters["yaml"] = _yaml_scalar
     env.filters["shell_quote"] = lambda s: '"' + str(s).replace('"', '\\"') + '"'
     return env
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -167,9 +159,10 @@ def write_jobs(out_dir: Path, *, tree: str, kernels: list[LavaKernel], tests: li
     base = artifact_url or out_dir.resolve().as_uri()
     cfg = config()
     t = cfg["timeouts"]
-    init_rel = f"{ARTIFACTS}/initramfs-{sha256(initramfs)[:16]}.cpio.gz"
+    init_rel = f"{ARTIFACTS}/initramfs-{file_digest(initramfs)[:16]}.cpio.gz"
     _place(initramfs, out_dir / init_rel)
-    init = {"file": init_rel, "url": _url(base, init_rel), "sha256": sha256(out_dir / init_rel)}
+    init = {"file": init_rel, "url": _url(base, init_rel),
+            "sha256": file_digest(out_dir / init_rel)}
     qemu = qemu_settings(accel, append, memory, smp)
     env = environment()
     template = env.get_template("job.yaml.j2")
@@ -178,7 +171,7 @@ def write_jobs(out_dir: Path, *, tree: str, kernels: list[LavaKernel], tests: li
     for k in kernels:
         rel = f"{ARTIFACTS}/bzImage-{k.name}-{k.commit[:12]}-{k.config_hash[:8]}"
         _place(Path(k.image), out_dir / rel)
-        digest = sha256(out_dir / rel)
+        digest = file_digest(out_dir / rel)
         kernel = {"name": k.name, "commit": k.commit, "config_hash": k.config_hash,
                   "image": str(k.image), "file": rel, "url": _url(base, rel), "sha256": digest,
                   "build_seconds": k.build_seconds, "build_cached": k.build_cached}

@@ -7,7 +7,6 @@ keyed by every file's content.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpatchkit.cache import cache_dir, content_hash, locked
+from kpatchkit.cache import cache_dir, content_hash, file_digest, locked
 from kpatchkit.errors import InfraError, KpatchkitError
 
 DATA = Path(__file__).with_name("data")
@@ -47,14 +46,6 @@ def find_busybox() -> Path:
             if out.returncode or "dynamically" not in out.stdout:
                 return path
     raise InfraError("no static busybox found; install Debian's busybox-static")
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def render_init(stats: list[str]) -> str:
@@ -88,8 +79,8 @@ def files_key(tests: list[GuestTest], binaries: dict[str, Path],
     "the initramfs and test binaries" (the list is keyed on its own)."""
     stats = stats if stats is not None else guest_config()["stats"]
     programs = sorted({t.program for t in tests})
-    return content_hash(render_init(stats), _digest(find_busybox()),
-                        *[f"{p}:{_digest(binaries[p])}" for p in programs])
+    return content_hash(render_init(stats), file_digest(find_busybox()),
+                        *[f"{p}:{file_digest(binaries[p])}" for p in programs])
 
 
 def build_initramfs(tests: list[GuestTest], binaries: dict[str, Path],

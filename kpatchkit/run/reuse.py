@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kpatchkit.cache import cache_dir, content_hash, locked
+from kpatchkit.cache import file_digest as file_digest  # re-exported: the key's image part
 from kpatchkit.records.results import KernelRun, TestResult
 from kpatchkit.run.initramfs import GuestTest, render_list
 
@@ -66,17 +67,6 @@ def options_argv(argv: list[str]) -> list[str]:
         else:
             out.append(arg)
     return out
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def list_text(tests: list[GuestTest]) -> str:
