@@ -62,6 +62,7 @@ class FunctionCFG:
     static: bool
     calls: list[Event]
     addr_taken: set[str] = field(default_factory=set)
+    shape: str = ""  # content hash with lines relative to ``line`` (see shape_of)
 
 
 def expr_text(node: c_ast.Node | None) -> str:
@@ -399,5 +400,31 @@ def build_cfgs(ast: c_ast.FileAST, file: str, iterators: set[str],
     for ext in ast.ext:
         if isinstance(ext, c_ast.FuncDef) and ext.coord is not None and ext.coord.file == file:
             out.append(_Builder(ext, iterators, trylocks, set(predicates)).build())
+    for cfg in out:
+        cfg.shape = shape_of(cfg)
     return out
+
+
+def shape_of(cfg: FunctionCFG) -> str:
+    """What the dataflow reads of ``cfg``, with every line relative to the function's first:
+    the same function moved up or down by an edit elsewhere has the same shape."""
+    from kpatchkit.cache import content_hash
+
+    base = cfg.line
+
+    def ev(e: Event) -> tuple:
+        return (e.name, tuple(e.args), e.line - base, e.kind, e.guarded)
+
+    nodes = []
+    for nid in sorted(cfg.nodes):
+        n = cfg.nodes[nid]
+        cond = n.cond
+        if cond is not None and cond[0] == "trylock":
+            cond = (cond[0], ev(cond[1]), *cond[2:])
+        nodes.append((nid, n.line - base, n.kind, tuple(ev(e) for e in n.events),
+                      tuple(n.succ), cond,
+                      tuple((w[0], w[1] - base, tuple(w[2])) for w in n.walks)))
+    return content_hash(repr((cfg.name, cfg.file, tuple(cfg.params), nodes, cfg.entry,
+                              cfg.exit, sorted(cfg.assigned), cfg.static,
+                              sorted(cfg.addr_taken), tuple(ev(e) for e in cfg.calls))))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from kpatchkit.analyze.cfg import FunctionCFG
 from kpatchkit.analyze.checks import fingerprint
 from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, RawFinding, State, Summary
 from kpatchkit.analyze.knowledge import Knowledge
+from kpatchkit.cache import content_hash
 from kpatchkit.records.findings import CallContext, Finding, TraceStep
 
 
@@ -70,6 +72,81 @@ def _sccs(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+# Per-function results by content, in this process (findings-only runs, contexts=False):
+# key -> (first line when stored, summary with lines relative to their functions, its
+# fingerprint, findings). A key is the function's shape (lines relative to its first), how it
+# is entered, the knowledge and the fingerprints of the summaries it reads, so an edit
+# re-analyses the edited function and only the callers whose callee summaries changed.
+_MEMO: dict[str, tuple] = {}
+_MEMO_MAX = 50_000
+
+
+def memo_snapshot() -> dict:
+    """The per-function results held now (to restore a base-only state)."""
+    return dict(_MEMO)
+
+
+def memo_restore(snapshot: dict | None = None) -> None:
+    """Hold exactly ``snapshot`` (nothing when None)."""
+    _MEMO.clear()
+    _MEMO.update(snapshot or {})
+
+
+def _shift(chain: tuple, starts: dict[str, int], sign: int) -> tuple:
+    return tuple((fn, line + sign * starts.get(fn, 0), what) for fn, line, what in chain)
+
+
+def _moved(summ: Summary, starts: dict[str, int], sign: int) -> Summary:
+    """``summ`` with its lines made relative to (sign -1) or absolute from (+1) ``starts``."""
+    own = starts.get(summ.name, 0) * sign
+    return Summary(
+        summ.name, summ.params,
+        reqs=[dataclasses.replace(r, chain=_shift(r.chain, starts, sign)) for r in summ.reqs],
+        sleeps=[dataclasses.replace(sp, chain=_shift(sp.chain, starts, sign))
+                for sp in summ.sleeps],
+        effects=[dataclasses.replace(e, line=e.line + own) for e in summ.effects],
+        pcalls=[(p, st, line + own) for p, st, line in summ.pcalls])
+
+
+class _Memo:
+    """The memo as one analyze_cfgs run uses it."""
+
+    def __init__(self, by_name: dict, graph: dict, kb: Knowledge, iterators: set[str]) -> None:
+        self.by_name = by_name
+        self.graph = graph
+        self.starts = {n: c.line for n, c in by_name.items()}
+        self.env = content_hash(kb.digest(), repr(sorted(iterators)))
+        # Where every function starts: findings (their messages and traces name lines of
+        # callees too) are reused only when nothing in the file moved.
+        self.layout = content_hash(repr(sorted(self.starts.items())))
+        self.fps: dict[str, str] = {}
+
+    def key(self, name: str, how: str) -> str:
+        deps = sorted((d, self.fps.get(d, "?")) for d in self.graph[name] if d != name)
+        return content_hash(self.env, self.by_name[name].shape, how, repr(deps))
+
+    def get(self, key: str, name: str, record: bool = True) -> tuple[Summary, list] | None:
+        hit = _MEMO.get(key)
+        if hit is None:
+            return None
+        layout, rel, fp, findings = hit
+        if findings and layout != self.layout:
+            return None  # messages name lines: re-run where anything moved
+        if record:
+            self.fps[name] = fp
+        return _moved(rel, self.starts, +1), findings
+
+    def put(self, key: str, name: str, summ: Summary, findings: list,
+            record: bool = True) -> None:
+        rel = _moved(summ, self.starts, -1)
+        fp = content_hash(repr(rel))
+        if record:
+            self.fps[name] = fp
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()  # a long-lived process: start afresh rather than grow
+        _MEMO[key] = (self.layout, rel, fp, findings)
+
+
 def _contract_entries(contract: dict, cfg: FunctionCFG) -> tuple[list[State], int]:
     rcu = int(contract.get("rcu", 0))
     if "mmu_lock_by_arg" in contract:
@@ -97,8 +174,21 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
     raw: dict[tuple, object] = {}
     concrete: dict[str, list[FunctionAnalysis]] = {}
 
+    memo = None if contexts else _Memo(by_name, graph, kb, iterators)
     for comp in _sccs(graph):
         recursive = len(comp) > 1 or comp[0] in graph[comp[0]]
+        if memo is not None and not recursive:
+            name = comp[0]
+            key = memo.key(name, "summary")
+            hit = memo.get(key, name)
+            if hit is None:
+                fa = FunctionAnalysis(by_name[name], kb, summaries, None, None, iterators).run()
+                hit = (fa.summary, list(fa.findings.values()))
+                memo.put(key, name, *hit)
+            summaries[name] = hit[0]
+            for f in hit[1]:
+                raw.setdefault((f.check, f.function, f.line), f)
+            continue
         last: dict[str, FunctionAnalysis] = {}
         for _round in range(3 if recursive else 1):
             for name in comp:
@@ -110,6 +200,10 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
         for fa in last.values():
             for f in fa.findings.values():
                 raw.setdefault((f.check, f.function, f.line), f)
+            if memo is not None:
+                # Recursive components are not memoised; their summaries are fingerprinted
+                # so their callers can be.
+                memo.fps[fa.cfg.name] = content_hash(repr(_moved(fa.summary, memo.starts, -1)))
 
     # Entry points with a calling contract: analysed from their concrete entry state.
     for cfg in cfgs:
@@ -117,6 +211,18 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
         if contract is None:
             continue
         states, rcu = _contract_entries(contract, cfg)
+        if memo is not None:
+            # The function's own summary is read too (a recursive call).
+            key = content_hash(memo.key(cfg.name, f"contract {contract!r}"),
+                               memo.fps.get(cfg.name, "?"))
+            hit = memo.get(key, cfg.name, record=False)
+            if hit is None:
+                fa = FunctionAnalysis(cfg, kb, summaries, states, rcu, iterators).run()
+                hit = (fa.summary, list(fa.findings.values()))
+                memo.put(key, cfg.name, *hit, record=False)
+            for f in hit[1]:
+                raw.setdefault((f.check, f.function, f.line), f)
+            continue
         fa = FunctionAnalysis(cfg, kb, summaries, states, rcu, iterators).run()
         concrete.setdefault(cfg.name, []).append(fa)
         for f in fa.findings.values():

@@ -81,3 +81,30 @@ def test_sarif_carries_the_evidence_of_the_new_kinds(repo: Path) -> None:
         assert all(s["location"]["message"]["text"] != "evidence"
                    for s in res.get("codeFlows", [{}])[0].get("threadFlows", [{}])[0]
                    .get("locations", []))
+
+
+@pytest.mark.parametrize("name", ["direct-pf-shadow-zap-under-read-lock",
+                                  "nx-recovery-zaps-with-a-yielding-helper",
+                                  "atomic-set-as-id-from-plain-root-pt",
+                                  "shadow-zap-after-stale-check"])
+def test_per_function_results_are_reused_and_change_nothing(repo: Path, name, monkeypatch) -> None:
+    """Findings-only runs reuse the unchanged functions' results (by shape, lines relative):
+    after the base, an edit re-analyses a few functions, and finds exactly what a fresh run
+    finds (lines and messages included)."""
+    from kpatchkit.analyze import engine
+    from kpatchkit.analyze.dataflow import FunctionAnalysis
+
+    entry = next(e for e in BUGS + REFACTORS if e.name == name)
+    text, _ = entry.apply(source_of(repo, entry.file, "HEAD"))
+    engine.memo_restore(None)
+    fresh = analyze_file(repo, entry.file, "HEAD", overlay={entry.file: text}, contexts=False)
+    engine.memo_restore(None)
+    base = analyze_file(repo, entry.file, "HEAD", contexts=False)
+    runs = []
+    real_run = FunctionAnalysis.run
+    monkeypatch.setattr(FunctionAnalysis, "run", lambda self: runs.append(self) or real_run(self))
+    got = analyze_file(repo, entry.file, "HEAD", overlay={entry.file: text}, contexts=False)
+    engine.memo_restore(None)
+    assert [(f.check, f.function, f.line, f.message) for f in got.findings] == \
+        [(f.check, f.function, f.line, f.message) for f in fresh.findings]
+    assert len(runs) < len(base.functions) // 2, (len(runs), len(base.functions))
