@@ -15,6 +15,7 @@ import jinja2
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report import chart
 from kpatchkit.report.judge import stops_after_apply
+from kpatchkit.report.notes import run_notes
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -218,6 +219,7 @@ def _context(result: ReviewResult) -> dict[str, Any]:
         "kernels": kernels,
         "matrix": matrix,
         "run_kernels": run.get("kernels") or [],
+        "run_notes": run_notes(run),
         "accel": run.get("accel", ""),
         "scenarios": result.scenarios,
         "chart": chart.cow_chart(result.scenarios),

@@ -12,6 +12,7 @@ from kpatchkit import __version__
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.html import blob_names
 from kpatchkit.report.judge import apply_outcome, evidence_lines, stops_after_apply
+from kpatchkit.report.notes import run_notes
 
 
 def _wrap(text: str, width: int, **kw) -> list[str]:
@@ -72,7 +73,10 @@ def _tests_line(result: ReviewResult) -> str:
             text += f", {skip} skip" if skip else ""
             text += f", {splats} splat(s)" if splats else ""
             out.append(text)
-    return "; ".join(out) + (f" ({result.run.get('accel')})" if result.run.get("accel") else "")
+    line = "; ".join(out) + (f" ({result.run.get('accel')})" if result.run.get("accel") else "")
+    return line + "".join(f"; {x}" for x in run_notes(result.run))
+
+
 
 
 def _claim_line(result: ReviewResult) -> str:

@@ -211,3 +211,24 @@ def test_new_finding_kinds_show_their_evidence(tmp_path) -> None:
     write_reports(r, tmp_path)
     html = (tmp_path / "report.html").read_text()
     assert "evidence: sp-&gt;unsync: mmu_lock write, or mmu_unsync_pages_lock" in html
+
+
+def test_reused_base_and_test_selection_are_said(tmp_path) -> None:
+    """The run stage's results cache and --tests auto: the report says what did not run here."""
+    from kpatchkit.report.summary import render_summary
+
+    r = make_review(reference=False)
+    r.run["kernels"] = [{"name": "base", "reused_from": {"run": "run-A", "key": "k1",
+                                                         "date": "2026-12-07T01:01:00Z"}},
+                        {"name": "patched", "reused_from": None}]
+    r.run["selection"] = {"mode": "auto", "affected": [{"test": "dirty_log_test", "why": ["w"]}],
+                          "rest": ["cpuid_test", "smm_test"]}
+    finalize(r)
+    write_reports(r, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    summary = " ".join(render_summary(r).split())
+    for text in (html, summary):
+        assert "base: reused from run run-A (2026-12-07 01:01)" in " ".join(text.split())
+        assert "--tests auto: 1 test(s) the patch's files affect first (dirty_log_test)" in \
+            " ".join(text.split()).replace("&#39;", "'")
+    assert "patched: reused" not in summary
