@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpatchkit.kernel import cfunc
+from kpatchkit.knowledge import ListOf, Opt, Regex, Tagged, load_toml
 
 DATA = Path(__file__).with_name("data") / "drift.toml"
+_FILES = ListOf(str, min=1)
+_STRUCT = {"struct": str, "member": str, "files": _FILES}
+# What probe() reads of each ``[[rule.when]]``, chosen by its ``probe``.
+_WHEN = Tagged("probe", {
+    "struct-lacks-member": _STRUCT,
+    "struct-has-member": _STRUCT,
+    "function-absent": {"function": str, "files": _FILES},
+    "function-params": {"function": str, "files": _FILES, "params": Regex()},
+})
+SCHEMA = {"rule": Opt(ListOf({"id": str, "uses": str, "becomes": str, "old": Regex(), "new": str,
+                              "source": str, "when": Opt(ListOf(_WHEN))}))}
 
 Reader = Callable[[str], "str | None"]  # path in the tree -> text (None if absent)
 
@@ -36,7 +47,7 @@ class Rule:
 @functools.cache
 def load_rules(path: Path = DATA) -> tuple[Rule, ...]:
     """The rules of a drift data file (cached)."""
-    data = tomllib.loads(path.read_text())
+    data = load_toml(path, SCHEMA)
     return tuple(Rule(id=r["id"], uses=r["uses"], becomes=r["becomes"], old=re.compile(r["old"]),
                       new=r["new"], source=" ".join(r.get("source", "").split()),
                       when=r.get("when", [])) for r in data.get("rule", []))

@@ -8,13 +8,15 @@ never as the reason for the verdict).
 from __future__ import annotations
 
 import functools
-import tomllib
 from pathlib import Path
 
 from kpatchkit.kernel import git as g
+from kpatchkit.knowledge import ListOf, Opt, load_toml
 from kpatchkit.records.applied import ObsoleteInfo
 
 DATA = Path(__file__).with_name("data") / "obsolete.toml"
+SCHEMA = {"removed": Opt(ListOf({"function": str, "removed_in": str, "change": str,
+                                 "evidence": str}))}
 
 
 def removed_by(repo: Path, commit: str, function: str, path: str) -> str | None:
@@ -30,7 +32,7 @@ def removed_by(repo: Path, commit: str, function: str, path: str) -> str | None:
 
 @functools.cache
 def _known() -> dict[str, dict]:
-    return {r["function"]: r for r in tomllib.loads(DATA.read_text()).get("removed", [])}
+    return {r["function"]: r for r in load_toml(DATA, SCHEMA).get("removed", [])}
 
 
 def known_removal(function: str) -> str:

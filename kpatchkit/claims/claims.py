@@ -8,18 +8,24 @@ madvises guest RAM for huge pages, so the distro default ``madvise`` behaves lik
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from kpatchkit.knowledge import ListOf, Opt, load_toml
 from kpatchkit.records.claims import BootComparison, ClaimVerdict, InfraEvent
 
 CLAIMS = Path(__file__).with_name("data") / "claims.toml"
+SCHEMA = {
+    "verdict": {"reproduced_share": float, "noise_sigmas": float, "partly_share": float},
+    "claim": ListOf({"id": str, "statement": str, "claimed": float, "claim_config": str,
+                     "approximation": Opt(str), "firmware": str, "guest": str, "vcpus": int,
+                     "mem_mb": int}, min=1),
+}
 
 
 def load_claims(path: Path = CLAIMS) -> dict[str, Any]:
     """The claims file as a dict: ``verdict`` thresholds and the ``claim`` list."""
-    return tomllib.loads(path.read_text())
+    return load_toml(path, SCHEMA)
 
 
 def _usable(c: BootComparison) -> bool:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 from kpatchkit.errors import InfraError, KpatchkitError, UserError
+from kpatchkit.knowledge import OneOf, Opt, TableOf, load_toml
+
+DATA = resources.files("kpatchkit.fetch") / "data" / "limits.toml"
+SCHEMA = TableOf({"max": int, "unit": str, "what": str, "why": str,
+                  "kind": Opt(OneOf("input", "infrastructure"))})
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,7 @@ class DeadlineExceeded(InfraError):
 
 @cache
 def _table() -> dict[str, dict]:
-    text = resources.files("kpatchkit.fetch").joinpath("data/limits.toml").read_text()
-    return tomllib.loads(text)
+    return load_toml(DATA, SCHEMA)
 
 
 def limits() -> dict[str, Limit]:

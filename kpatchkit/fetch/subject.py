@@ -7,10 +7,20 @@ The grammar (which words are flags, how versions and counters look) is data in
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+
+from kpatchkit.knowledge import ListOf, Regex, load_toml
+
+DATA = resources.files("kpatchkit.fetch") / "data" / "subject.toml"
+SCHEMA = {
+    "reply_prefixes": ListOf(str, min=1),
+    "patch_words": ListOf(str, min=1),
+    "flag_words": ListOf(str),  # documentation: a word that is no version or counter is kept
+    "version_regex": Regex(),
+    "counter_regex": Regex(),
+}
 
 
 @dataclass
@@ -29,8 +39,7 @@ class Subject:
 
 @cache
 def _grammar() -> dict:
-    text = resources.files("kpatchkit.fetch").joinpath("data/subject.toml").read_text()
-    data = tomllib.loads(text)
+    data = load_toml(DATA, SCHEMA)
     words = "|".join(map(re.escape, data["reply_prefixes"]))
     data["_reply"] = re.compile(r"^\s*(?:(?:" + words + r")\s*(?:\[\d+\])?\s*:\s*)+", re.I)
     data["_version"] = re.compile(data["version_regex"], re.I)

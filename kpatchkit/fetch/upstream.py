@@ -15,13 +15,21 @@ import email.errors
 import email.header
 import email.utils
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from kpatchkit.knowledge import ListOf, Regex, load_toml
+
 _INBODY_KEYS = ("from", "date", "subject")
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z-]*):[ \t]*(.*)$")
+DATA = resources.files("kpatchkit.fetch") / "data" / "upstream.toml"
+SCHEMA = {
+    "sha": Regex(),
+    "spelling": ListOf({"name": str, "regex": Regex("sha")}, min=1),
+    "failed_notice": {"marker": Regex(), "from_line": Regex("sha"),
+                      "tree_in_subject": Regex("tree"), "tree_in_body": Regex("tree")},
+}
 
 
 @dataclass
@@ -35,8 +43,7 @@ class EmbeddedCommit:
 
 @cache
 def _rules() -> dict:
-    text = resources.files("kpatchkit.fetch").joinpath("data/upstream.toml").read_text()
-    data = tomllib.loads(text)
+    data = load_toml(DATA, SCHEMA)
     sha = data["sha"]
 
     def rx(pattern: str) -> re.Pattern[str]:

@@ -10,13 +10,13 @@ import email.utils
 import hashlib
 import html
 import re
-import tomllib
 from datetime import datetime
 from functools import cache
 from importlib import resources
 
 from kpatchkit.fetch.diffparse import find_diff_start
 from kpatchkit.fetch.mailparse import patch_from_text
+from kpatchkit.knowledge import ListOf, OneOf, Opt, Regex, TableOf, Where, load_toml
 from kpatchkit.records.series import Patch
 
 _HEADER_RE = re.compile(r"^([A-Za-z][A-Za-z-]*):\s*(.*)$")
@@ -24,13 +24,25 @@ _HEADER_RE = re.compile(r"^([A-Za-z][A-Za-z-]*):\s*(.*)$")
 # (with [^\]]* a line of many '[' is rescanned from each: quadratic).
 _PATCH_GROUP_RE = re.compile(r"\[[^\[\]]*PATCH", re.I)
 _PAGE_MAIL_RE = re.compile(r"^(?:From|Subject):|\[[^\[\]]*PATCH", re.M | re.I)
+DATA = resources.files("kpatchkit.fetch") / "data" / "archives.toml"
+SCHEMA = {
+    "hidden_domain": Regex(),
+    "date_formats": ListOf(str),
+    # header name (lower case) -> the key _split_page() files it under
+    "headers": TableOf(OneOf("subject", "from", "date", "message_id", "in_reply_to", "to", "cc",
+                             "list")),
+    "shape": ListOf({"name": str, "noise": ListOf(Regex())}),
+    "deobfuscate": ListOf({"pattern": Regex(), "replace": str, "only_without_at": Opt(bool)}),
+    "timezones": Where(TableOf(str), lambda t: next(
+        ((k, f"{v!r} is no UTC offset like '-0500'") for k, v in t.items()
+         if not re.fullmatch(r"[+-]\d{4}", v)), None)),
+}
 
 
 @cache
 def shapes() -> dict:
     """The archive shapes from data/archives.toml, with regexes compiled."""
-    data = tomllib.loads(
-        resources.files("kpatchkit.fetch").joinpath("data/archives.toml").read_text())
+    data = load_toml(DATA, SCHEMA)
     data["_noise"] = [re.compile(p) for s in data["shape"] for p in s["noise"]]
     data["_deob"] = [(re.compile(d["pattern"]), d["replace"], d.get("only_without_at", False))
                      for d in data["deobfuscate"]]

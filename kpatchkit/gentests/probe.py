@@ -10,21 +10,33 @@ tree's text at run time.
 from __future__ import annotations
 
 import re
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.knowledge import ListOf, Opt, Regex, Table, Where, load_toml
 from kpatchkit.records.gentests import SelftestLib
 
 SELFTEST_DIR = Path("tools/testing/selftests/kvm")
 _DATA = Path(__file__).with_name("probe.toml")
+_FEATURE = Where({"files": ListOf(str, min=1), "patterns": ListOf(Regex(), min=1),
+                  "root": Opt(bool), "required": Opt(bool), "why": Opt(str)},
+                 lambda f: ("why", "required when required = true")
+                 if f.get("required") and "why" not in f else None)
+SCHEMA = {
+    "arch": {"dirs": ListOf(str, min=1)},
+    "stats": {"file": str, "pattern": Regex(), "needed": ListOf(str)},
+    # the features probe_tree() reads by name, and any others (recorded in SelftestLib.features)
+    "feature": Table({name: _FEATURE for name in ("vcpu_get_stat", "stats_fd_readers",
+                                                  "guest_assert_printf", "ucall_auto_init")},
+                     rest=_FEATURE),
+}
 
 
 @cache
 def _rules() -> dict[str, Any]:
-    return tomllib.loads(_DATA.read_text())
+    return load_toml(_DATA, SCHEMA)
 
 
 def _tree_version(root: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import jinja2
 import kpatchkit
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.gentests.probe import probe_tree
+from kpatchkit.knowledge import ListOf, OneOf, Opt, Table, TableOf, Where, load_toml
 from kpatchkit.records.gentests import GeneratedTest, SelftestLib
 from kpatchkit.records.tree import TreeInfo
 
@@ -22,6 +22,31 @@ _META = {"template", "title", "description", "phases", "metric_phase", "kconfig"
 MANIFEST = "gentests.json"
 FRAGMENT = "gentests.config"
 HEADER = "cow_util.h"  # the helpers every test includes, rendered once per output directory
+
+_BOUND = {"min": Opt(float), "max": Opt(float)}
+# [scenario.ID.expect]: the kind, and per metric a bound per kernel (kpatchkit.records.gentests).
+_EXPECT = Table({"kind": OneOf("claim", "control", "correctness"), "basis": str,
+                 "control": Opt(bool)}, rest={"base": Opt(_BOUND), "patched": Opt(_BOUND)})
+_FIELDS = {"template": str, "title": str, "description": str, "phases": ListOf(str, min=1),
+           "metric_phase": Opt(str), "kconfig": Opt(ListOf(str)), "expect": Opt(_EXPECT),
+           "timeout": Opt(int), "pages": Opt(int), "args": Opt(ListOf(str)), "vcpus": Opt(int)}
+_VAR = (bool, int, float, str)  # any other key: a template variable
+_SCENARIO = Where(Table(_FIELDS, rest=_VAR), lambda sc: (
+    ("metric_phase", f"{sc['metric_phase']!r} is not one of its phases")
+    if sc.get("metric_phase", sc["phases"][0]) not in sc["phases"] else None))
+
+
+def _defaults_given(data: dict) -> tuple[str, str] | None:
+    """pages and timeout: in each scenario or in [defaults] (render_root() reads both)."""
+    for sid, sc in data.get("scenario", {}).items():
+        for key in ("pages", "timeout"):
+            if key not in sc and key not in data.get("defaults", {}):
+                return f"scenario.{sid}.{key}", "required key is missing (and not in [defaults])"
+    return None
+
+
+_DEFAULTS = Table({k: v if isinstance(v, Opt) else Opt(v) for k, v in _FIELDS.items()}, rest=_VAR)
+SCHEMA = Where({"defaults": Opt(_DEFAULTS), "scenario": Opt(TableOf(_SCENARIO))}, _defaults_given)
 
 
 def kselftests_dir() -> Path:
@@ -33,7 +58,7 @@ def kselftests_dir() -> Path:
 def load_scenarios(path: Path | None = None) -> dict[str, dict[str, Any]]:
     """Scenario id -> its table with ``[defaults]`` filled in, in file order."""
     path = path or kselftests_dir() / "scenarios.toml"
-    data = tomllib.loads(path.read_text())
+    data = load_toml(path, SCHEMA)
     defaults = data.get("defaults", {})
     out: dict[str, dict[str, Any]] = {}
     for sid, table in data.get("scenario", {}).items():

@@ -27,15 +27,17 @@ import json
 import re
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 from kpatchkit.cache import cache_dir, content_hash, locked
 from kpatchkit.console import info
 from kpatchkit.errors import InfraError, KpatchkitError
 from kpatchkit.kernel.kbuild import _env, _git, _tail, jobs_default, resolve_commit
+from kpatchkit.knowledge import ListOf, Opt, load_toml
 
 DATA = Path(__file__).with_name("data") / "selftests.toml"
+SCHEMA = {"quirk": Opt(ListOf({"versions": ListOf(str, min=1), "why": str,
+                               "extra_cflags": Opt(ListOf(str))}))}
 SELFTESTS = "tools/testing/selftests/kvm"
 # What headers_install and the selftests Makefile read from the tree.
 _PATHS = ("Makefile", "scripts", "include", "arch/x86", "tools", "usr")
@@ -46,7 +48,7 @@ _LOCAL_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([A-Za-z0-9_.+-]+\.h)"', re.
 
 def _quirks(version: str) -> dict:
     """Merged quirks of every ``[[quirk]]`` in data/selftests.toml whose prefix matches."""
-    data = tomllib.loads(DATA.read_text())
+    data = load_toml(DATA, SCHEMA)
     flags: list[str] = []
     for quirk in data.get("quirk", []):
         if version.startswith(tuple(quirk["versions"])):

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,27 @@ import jinja2
 from kpatchkit import __version__
 from kpatchkit.cache import file_digest
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.knowledge import ListOf, OneOf, Regex, TableOf, load_toml
 
 HERE = Path(__file__).parent
 MANIFEST = "manifest.json"
 ARTIFACTS = "artifacts"
+DATA = HERE / "lava.toml"
+SCHEMA = {
+    "device_type": str, "visibility": OneOf("public", "personal"),
+    "priority": (OneOf("high", "medium", "low"), int),
+    "group_seconds": int,
+    "timeouts": {"deploy": int, "boot": int, "job_slack": int, "test_slack_seconds": int},
+    # LAVA's test monitor: start/end lines, the TAP line pattern, result group -> pass/fail/skip
+    "monitor": {"start": str, "end": str, "pattern": Regex("test_case_id", "result"),
+                "fixupdict": TableOf(OneOf("pass", "fail", "skip", "unknown"))},
+    "qemu": {"serial": ListOf(str), "common": ListOf(str)},
+}
 
 
 def config() -> dict[str, Any]:
     """lava.toml: device type, timeouts, the monitor pattern, the QEMU console options."""
-    return tomllib.loads((HERE / "lava.toml").read_text())
+    return load_toml(DATA, SCHEMA)
 
 
 def _yaml_scalar(value: Any) -> str:

@@ -10,13 +10,13 @@ regression check: patched must not exceed base beyond the base's spread.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.knowledge import ListOf, Opt, TableOf, load_toml
 from kpatchkit.records.applied import RESULT_EXIT, STOPS_AFTER_APPLY
 from kpatchkit.records.review import Bound, ReviewResult, ScenarioOutcome, Verdict
 from kpatchkit.report.sanitize import number
@@ -105,12 +105,19 @@ def parse_expectations(exp: Any, metric: str = METRIC) -> dict[str, Bound]:
 
 
 DATA = Path(__file__).with_name("data") / "expectations.toml"
+SCHEMA = {
+    # the reference series: matched by message_id or subject, its claim shown with its source
+    "reference": Opt({"name": str, "source": str, "message_ids": Opt(ListOf(str)),
+                      "subjects": Opt(ListOf(str)), "claim": str}),
+    "regression": Opt({"tolerance": float, "reason": str, "min_tolerance": Opt(float),
+                       "scenario": Opt(TableOf({"tolerance": float, "reason": str}))}),
+}
 
 
 @cache
 def expectation_data(path: Path = DATA) -> dict[str, Any]:
     """The reference series and the regression tolerance (``data/expectations.toml``)."""
-    return tomllib.loads(path.read_text())
+    return load_toml(path, SCHEMA)
 
 
 def _norm_subject(text: str) -> str:
