@@ -9,20 +9,21 @@ record the report shows: ``auto`` runs the affected ones first and the rest afte
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kpatchkit.knowledge import ListOf, Opt, load_toml
 from kpatchkit.run.initramfs import GuestTest
 
 DATA = Path(__file__).with_name("data") / "affected.toml"
 MODES = ("auto", "affected")
+SCHEMA = {"file": Opt(ListOf({"paths": ListOf(str, min=1), "why": str, "tests": ListOf(str)}))}
 
 
 def load_map(path: Path = DATA) -> list[dict[str, Any]]:
     """The entries of the map: {paths, why, tests}."""
-    return list(tomllib.loads(path.read_text()).get("file", []))
+    return list(load_toml(path, SCHEMA).get("file", []))
 
 
 def changed_files(repo: Path, base: str, patched: str) -> list[str]:

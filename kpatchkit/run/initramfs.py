@@ -11,15 +11,21 @@ import os
 import shutil
 import subprocess
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpatchkit.cache import cache_dir, content_hash, file_digest, locked
 from kpatchkit.errors import InfraError, KpatchkitError
+from kpatchkit.knowledge import ListOf, load_toml
 
 DATA = Path(__file__).with_name("data")
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+GUEST_SCHEMA = {
+    "stats": ListOf(str, min=1),
+    "qemu": {"binary": str, "memory": str, "smp": int, "append": str, "tcg_cpu": str,
+             "kvm_cpu": str},
+    "timeouts": {"boot": int, "test_default": int, "slack": int},
+}
 
 
 @dataclass
@@ -34,7 +40,7 @@ class GuestTest:
 
 def guest_config() -> dict:
     """data/guest.toml."""
-    return tomllib.loads((DATA / "guest.toml").read_text())
+    return load_toml(DATA / "guest.toml", GUEST_SCHEMA)
 
 
 def find_busybox() -> Path:

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
 from pathlib import Path
 
+from kpatchkit.knowledge import ListOf, Regex, load_toml
 from kpatchkit.records.results import Splat
 
 DATA = Path(__file__).with_name("data") / "splats.toml"
+SCHEMA = {
+    "splat": ListOf({"kind": str, "pattern": Regex()}, min=1),  # in order: first match wins
+    "trace": {"ignore": ListOf(Regex()), "prefer": ListOf(Regex())},
+    "not_splats": {"lines": ListOf(Regex())},
+}
 _TS = re.compile(r"^\s*(?:<\d+>)?\[\s*(\d+\.\d+)\]\s?")
 _FRAME = re.compile(r"^\s*(\?\s+)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+")
 _RIP = re.compile(r"^RIP: [0-9a-f]+:([A-Za-z_][\w.]*)\+0x")
@@ -29,7 +34,7 @@ _END = re.compile(r"^(---\[ end trace|---\[ end Kernel panic|</TASK>)")
 @functools.cache
 def _rules() -> tuple[list[tuple[str, re.Pattern]], list[re.Pattern], list[re.Pattern],
                       list[re.Pattern]]:
-    data = tomllib.loads(DATA.read_text())
+    data = load_toml(DATA, SCHEMA)
     rules = [(s["kind"], re.compile(s["pattern"])) for s in data["splat"]]
     ignore = [re.compile(p) for p in data["trace"]["ignore"]]
     prefer = [re.compile(p) for p in data["trace"]["prefer"]]

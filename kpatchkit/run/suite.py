@@ -14,7 +14,6 @@ import re
 import shlex
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from kpatchkit.cache import cache_dir
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
 from kpatchkit.kernel import kbuild, kconfig, selftests
+from kpatchkit.knowledge import ListOf, OneOf, Opt, load_toml
 from kpatchkit.records.results import KernelRun, RunReport, TestResult
 from kpatchkit.run import collect, qemu, reuse, shard
 from kpatchkit.run.initramfs import GuestTest, build_initramfs, files_key, guest_config
@@ -39,6 +39,16 @@ class KernelSpec:
     name: str
     repo: Path
     commit: str
+
+
+# data/upstream-<ver>.toml: the tests (program defaults to the name, timeout to [defaults]) and
+# the known failures, each with its reason
+UPSTREAM_SCHEMA = {
+    "defaults": Opt({"timeout": Opt(int)}),
+    "test": Opt(ListOf({"name": str, "program": Opt(str), "args": Opt(ListOf(str)),
+                        "timeout": Opt(int)})),
+    "known": Opt(ListOf({"name": str, "accel": Opt(OneOf("tcg", "kvm")), "reason": str})),
+}
 
 
 def upstream_list_path(version: str) -> Path:
@@ -59,7 +69,7 @@ def upstream_tests(version: str) -> tuple[list[GuestTest], dict[tuple[str, str],
 
     Known failures are keyed by (test or program name, accel).
     """
-    data = tomllib.loads(upstream_list_path(version).read_text())
+    data = load_toml(upstream_list_path(version), UPSTREAM_SCHEMA)
     default = int(data.get("defaults", {}).get("timeout", 180))
     tests = [GuestTest(name=t["name"], program=t.get("program", t["name"]),
                        args=list(t.get("args", [])), timeout=int(t.get("timeout", default)))
