@@ -382,3 +382,35 @@ def test_a_flaky_looking_base_is_run_again(cache, tmp_path, monkeypatch):
     assert rep.kernels[0].reused_from is None
     # The failure on both kernels is pre-existing, as without the cache.
     assert rep.summary["preexisting"] == ["t3"]
+
+
+@pytest.mark.tree
+@pytest.mark.parametrize("mode", ["auto", "affected"])
+def test_run_kernels_auto_orders_by_the_commits_real_files(mode, monkeypatch):
+    """run_kernels(upstream='auto'): the files come from git (base..patched of the real tree)."""
+    from runtest_git import commit_with_edit
+
+    from kpatchkit.records.results import RunReport
+    from kpatchkit.run import run_kernels, suite
+    from kpatchkit.trees.registry import resolve_tree
+
+    tree = resolve_tree("deb61")
+    patched = commit_with_edit(tree.path, tree.head, "arch/x86/kvm/svm/nested.c",
+                               "#define CC KVM_NESTED_VMENTER_CONSISTENCY_CHECK",
+                               "#define CC KVM_NESTED_VMENTER_CONSISTENCY_CHECK /* test */")
+    seen = {}
+
+    def fake_suite(tree_name, kernels, tests, **kw):
+        seen["tests"] = [t.name for t in tests]
+        return RunReport(tree=tree_name, accel="tcg")
+
+    monkeypatch.setattr(suite, "run_suite", fake_suite)
+    rep = run_kernels(tree, base=tree.head, patched=patched, upstream=mode)
+    assert rep.selection["files"] == ["arch/x86/kvm/svm/nested.c"]
+    first = [a["test"] for a in rep.selection["affected"]]
+    assert "svm_vmcall_test" in first and "demand_paging_test" not in first
+    assert seen["tests"][:len(first)] == first == rep.selection["ran"][:len(first)]
+    if mode == "auto":
+        assert len(seen["tests"]) == len(UPSTREAM)
+    else:
+        assert seen["tests"] == first
