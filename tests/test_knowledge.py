@@ -51,10 +51,12 @@ LOADERS: dict[str, tuple[str, str, str | None, tuple]] = {
                                              ("6.1.192",)),
     "kpatchkit/run/data/upstream-6.12.toml": ("kpatchkit.run.suite", "upstream_tests", "DATA",
                                               ("6.12.117",)),
+    # the analyzer's seven files: one loader per file, data_file(name), in DATA (a directory)
+    **{f"kpatchkit/analyze/data/{name}": ("kpatchkit.analyze.knowledge", "data_file", "DATA",
+                                          (name,))
+       for name in ("primitives.toml", "iterators.toml", "contracts.toml", "stubs.toml",
+                    "rcu.toml", "guards.toml", "orders.toml")},
 }
-# Data files not (yet) read through load_toml: the analyze/ stage's seven files (one loader,
-# kpatchkit/analyze/knowledge.py) wait for their schemas (issue 17).
-PENDING = {"kpatchkit/analyze/"}
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,72 @@ MUTATIONS: dict[str, list[Mut]] = {
         Mut(("test", 0, "name"), DEL, MISSING),
         Mut(("known", 1, "accl"), "tcg", UNKNOWN),
     ],
+    "kpatchkit/analyze/data/primitives.toml": [
+        Mut(("prim", "read_lock", "mode"), "shared", ENUM),
+        Mut(("prim", "msleep", "op"), "sleeps", ENUM),
+        Mut(("prim", "cond_resched_rwlock_read", "mode"), "spin", ENUM),  # need_mmu(mode)
+        Mut(("prim", "lockdep_assert_held", "requires"), "shared", ENUM),
+        Mut(("prim", "spin_lock_irq", "irq"), "yes", TYPE),
+        Mut(("prim", "kmalloc", "sleeps_if_gfp_arg"), "1", TYPE),
+        Mut(("prim", "rcu_read_lock", "mode"), "read", UNKNOWN),  # the op chooses the fields
+        Mut(("prim", "write_lock", "mode"), DEL, MISSING),
+        Mut(("prim", "write_lock", "source"), DEL, MISSING),
+        Mut(("prim", "write_lock", "source"), " ", "cites its kernel source"),
+        Mut(("prim", "lockdep_assert_held", "requires"), DEL, "requires or requires_by_arg"),
+        Mut(("prim", "kmalloc", "sleeps_if_gfp_arg"), -1, "0 or more"),
+        Mut(("prim", "kvm_lockdep_assert_mmu_lock_held", "lock"), "kvm->mmu_lock", ENUM),
+        Mut(("mmu_lock", "match"), "mmu_lock($", REGEX),
+        Mut(("gfp", "sleeps"), "GFP_KERNEL", TYPE),
+        Mut(("gfp", "source"), DEL, MISSING),
+        Mut(("predicates", "names", 0), 3, TYPE),
+        Mut(("predicate",), {}, UNKNOWN),
+    ],
+    "kpatchkit/analyze/data/iterators.toml": [
+        Mut(("iterator", "for_each_tdp_mmu_root", "mmu_lock"), "shared", ENUM),
+        Mut(("iterator", "for_each_tdp_pte", "rcu"), "true", TYPE),
+        Mut(("iterator", "for_each_tdp_pte", "yeild_safe"), True, UNKNOWN),
+        Mut(("iterator", "list_for_each_entry_rcu", "source"), DEL, MISSING),
+        Mut(("iterator", "for_each_tdp_mmu_root", "mmu_lock_by_arg"), 2, "not both"),
+    ],
+    "kpatchkit/analyze/data/contracts.toml": [
+        Mut(("entry", "kvm_tdp_mmu_map", "mmu_lock"), "shared", ENUM),
+        Mut(("entry", "mmu_try_to_unsync_pages", "mmu_lock"), "read|wrte", ENUM),
+        Mut(("entry", "kvm_tdp_mmu_zap_sp", "rcu"), "1", TYPE),
+        Mut(("entry", "kvm_tdp_mmu_zap_sp", "lock"), "mmu_lock", UNKNOWN),
+        Mut(("entry", "kvm_tdp_mmu_map", "source"), DEL, MISSING),
+        Mut(("entry", "kvm_tdp_mmu_try_split_huge_pages", "mmu_lock_by_arg"), -5, "0 or more"),
+    ],
+    "kpatchkit/analyze/data/stubs.toml": [  # every key optional (the stubs read them by .get)
+        Mut(("typedefs",), "u8", TYPE),
+        Mut(("defines", "PAGE_SIZE"), 4096, TYPE),
+        Mut(("iterator",), [], UNKNOWN),
+        Mut(("macros", "__aligned x"), "", "not a macro name"),
+    ],
+    "kpatchkit/analyze/data/rcu.toml": [
+        Mut(("headers",), "arch/x86/kvm/mmu/tdp_iter.h", TYPE),
+        Mut(("accessor", "rcu_dereference", "takes_rcu_args"), 0, TYPE),
+        Mut(("accessor", "rcu_dereference", "sorce"), "x", UNKNOWN),
+        Mut(("accessor", "rcu_access_pointer", "source"), DEL, MISSING),
+        Mut(("source",), DEL, MISSING),
+    ],
+    "kpatchkit/analyze/data/guards.toml": [
+        Mut(("guard", "sp-unsync", "mmu"), "read", ENUM),
+        Mut(("guard", "sp-unsync", "stores", 0), "->unsync($", REGEX),
+        Mut(("guard", "tdp-mmu-roots", "lock"), "[", REGEX),
+        Mut(("guard", "tdp-mmu-roots", "args"), "(", REGEX),
+        Mut(("guard", "tdp-mmu-roots", "files"), "arch/x86/kvm/mmu/tdp_mmu.c", TYPE),
+        Mut(("guard", "tdp-mmu-pages", "lock_name"), "x", UNKNOWN),
+        Mut(("guard", "nx-huge-page-list", "what"), DEL, MISSING),
+        Mut(("guard", "tdp-mmu-roots", "args"), DEL, "calls need an args regex"),
+        Mut(("guard", "sp-unsync", "stores"), DEL, "needs stores, calls or helpers"),
+    ],
+    "kpatchkit/analyze/data/orders.toml": [
+        Mut(("order", "unfreeze-after-flush", "strict"), "true", TYPE),
+        Mut(("order", "tlb-flush-before-rcu-drop", "function"), ["f"], UNKNOWN),
+        Mut(("order", "unfreeze-after-flush", "then"), DEL, MISSING),
+        Mut(("order", "unfreeze-after-flush", "functions"), DEL, "give functions or files"),
+        Mut(("order", "host-walk-with-irqs-off", "first"), [], "needs at least 1"),
+    ],
 }
 
 
@@ -257,15 +325,14 @@ def _fresh_caches() -> Any:
 def test_every_data_file_is_in_the_table() -> None:
     files = {p.relative_to(REPO).as_posix() for p in PKG.rglob("*.toml")}
     files.add("kselftests/scenarios.toml")
-    pending = {f for f in files if f.startswith(tuple(PENDING))}
-    assert files - pending == set(LOADERS) == set(MUTATIONS)
+    assert files == set(LOADERS) == set(MUTATIONS)
 
 
 def test_only_the_loader_parses_toml() -> None:
-    """No module of kpatchkit calls tomllib itself (but the stages still pending)."""
+    """No module of kpatchkit calls tomllib itself."""
     callers = {p.relative_to(REPO).as_posix() for p in PKG.rglob("*.py")
                if "tomllib" in p.read_text()}
-    assert {c for c in callers if not c.startswith(tuple(PENDING))} == {"kpatchkit/knowledge.py"}
+    assert callers == {"kpatchkit/knowledge.py"}
 
 
 @pytest.mark.parametrize("rel", sorted(LOADERS))
