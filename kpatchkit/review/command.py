@@ -35,7 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         choices=["analyze", "gen-tests", "run"],
                         help="leave out a stage (repeatable); its part of the report is empty")
     parser.add_argument("--no-cache", action="store_true",
-                        help="do not reuse stored stage results (the stages' own caches stay)")
+                        help="do not reuse stored stage results nor earlier runs' kernel test "
+                             "results (builds and trees stay cached)")
+    parser.add_argument("--tests", choices=["all", "auto", "affected"], default="all",
+                        help="upstream tests: all (default); auto runs those the patch's files "
+                             "are known to affect first (run/data/affected.toml); affected "
+                             "runs only those")
     parser.add_argument("-j", "--jobs", type=int,
                         default=int(os.environ.get("KPATCHKIT_JOBS", "2") or 2),
                         help="parallel jobs for builds and guests (default 2)")
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         out_dir=Path(args.out or "reports/pending"), msgid=args.msgid, prereqs=args.prereq,
         scenarios=args.scenario, jobs=args.jobs, skip=set(args.skip),
         use_cache=not args.no_cache, expect=expect,
-        lava_out=Path(args.lava_out) if args.lava_out else None, artifact_url=args.artifact_url))
+        lava_out=Path(args.lava_out) if args.lava_out else None, artifact_url=args.artifact_url,
+        tests=args.tests))
     if args.artifact_url and not args.lava_out:
         raise KpatchkitError("--artifact-url goes with --lava-out")
     if not args.out:

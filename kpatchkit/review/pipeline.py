@@ -54,6 +54,7 @@ class ReviewOptions:
     expect: dict[str, str] = field(default_factory=dict)  # --expect SCENARIO=VALUE, as given
     lava_out: Path | None = None  # --lava-out: write LAVA jobs there instead of booting here
     artifact_url: str | None = None  # --artifact-url: where those jobs' artifacts are served
+    tests: str = "all"  # --tests: all upstream tests, or "auto"/"affected" by the patch's files
 
 
 class Ticker:
@@ -354,9 +355,10 @@ class Review:
             return
         self.result.run = self._stage(
             "run", [str(self.tree.path), a["base_commit"], a["patched_commit"], tests_key,
-                    _tree_digest(Path(pkg.__file__).parent / "data")],
+                    _tree_digest(Path(pkg.__file__).parent / "data"), o.tests],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
-                               work_dir=o.out_dir / ".kpatchkit" / "run"),
+                               work_dir=o.out_dir / ".kpatchkit" / "run", selection=o.tests,
+                               use_cache=o.use_cache, run_id=self.result.run_id),
             complete=_run_complete)
         # Issue 8's boot family reports its claims table through the run stage.
         claims = (self.result.run or {}).get("claims")

@@ -132,11 +132,18 @@ def tests_patch(tree: TreeInfo, tests: list[dict[str, Any]], dest: Path) -> Path
 
 
 def run(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],
-        *, jobs: int, work_dir: Path) -> dict[str, Any]:
-    """Run JSON (kernels, results, accel) for the base and patched kernels."""
-    fn = run_kernels
-    return _json(fn(tree, base=applied["base_commit"], patched=applied["patched_commit"],
-                    tests=tests, jobs=jobs, work_dir=work_dir))
+        *, jobs: int, work_dir: Path, selection: str = "all", use_cache: bool = True,
+        run_id: str | None = None) -> dict[str, Any]:
+    """Run JSON (kernels, results, accel) for the base and patched kernels.
+
+    ``selection``: "all" upstream tests, or "auto"/"affected" (the patch's files decide which
+    first, or which alone); ``use_cache=False`` boots every kernel (no results reuse).
+    """
+    upstream: bool | str = True if selection == "all" else selection
+    return _json(run_kernels(tree, base=applied["base_commit"],
+                             patched=applied["patched_commit"], tests=tests, jobs=jobs,
+                             work_dir=work_dir, upstream=upstream, use_cache=use_cache,
+                             run_id=run_id))
 
 
 def lava_jobs(tree: TreeInfo, applied: dict[str, Any], tests: list[dict[str, Any]],

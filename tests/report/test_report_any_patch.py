@@ -251,3 +251,36 @@ def test_stored_results_with_the_old_names_read_as_the_new_outcomes(old, now) ->
     v = finalize(r).verdict
     assert v.status == now and v.exit_code == 1
     assert "<failure" in render_junit(r)
+
+
+def test_review_tests_option_takes_only_known_selections(capsys) -> None:
+    from kpatchkit.cli import main
+
+    assert main(["review", "x.mbox", "--tree", "deb61", "--tests", "bogus"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kpatchkit: error:") and "--tests" in err[0]
+
+
+def test_review_passes_the_selection_and_cache_choice_to_the_run_stage(monkeypatch,
+                                                                        tmp_path) -> None:
+    """--tests auto and --no-cache reach run_kernels (upstream='auto', use_cache=False) with
+    the review's run id, so a reused base names the review it came from."""
+    from kpatchkit.review import stages
+
+    seen = {}
+
+    def fake_run_kernels(tree, **kw):
+        seen.update(kw)
+
+        class R:
+            def to_json(self):
+                return {"kernels": [], "results": []}
+        return R()
+
+    monkeypatch.setattr(stages, "run_kernels", fake_run_kernels)
+    stages.run(object(), {"base_commit": "a", "patched_commit": "b"}, [], jobs=2,
+               work_dir=tmp_path, selection="auto", use_cache=False, run_id="r1")
+    assert seen["upstream"] == "auto" and seen["use_cache"] is False and seen["run_id"] == "r1"
+    stages.run(object(), {"base_commit": "a", "patched_commit": "b"}, [], jobs=2,
+               work_dir=tmp_path)
+    assert seen["upstream"] is True and seen["use_cache"] is True
