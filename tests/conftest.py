@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from kernel_trees import DEBIAN_TREES, debian_tarball, debian_tree  # noqa: F401 - re-exported
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO.parent / "shared").resolve()
@@ -87,24 +88,11 @@ def _isolated_cache(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
     itself keeps its own."""
     if any(request.node.get_closest_marker(m) for m in _SHARED_CACHE_MARKS):
         return
+    if {"deb61", "deb612"} & set(request.fixturenames):
+        return  # the session's trees live in the shared cache, whoever asks for them first
     if not hasattr(_isolated_cache, "dir"):
         _isolated_cache.dir = tmp_path_factory.mktemp("kpatchkit-cache")  # type: ignore[attr-defined]
     monkeypatch.setenv("KPATCHKIT_CACHE", str(_isolated_cache.dir))  # type: ignore[attr-defined]
-
-
-# Debian's linux-source packages behind the trees the tests use: tree name -> series.
-DEBIAN_TREES = {"deb61": "6.1", "deb612": "6.12"}
-
-
-def debian_tree(name: str):
-    """TreeInfo of kernel_src/<name> (``deb61``/``deb612``), added from Debian's tarball once
-    (cached) if this machine does not have it yet."""
-    from kpatchkit.trees.registry import add_tree, resolve_tree
-
-    try:
-        return resolve_tree(name)
-    except Exception:  # noqa: BLE001 - not added on this machine yet
-        return add_tree(name, str(debian_tarball(DEBIAN_TREES[name])))
 
 
 @pytest.fixture(scope="session")
@@ -119,12 +107,7 @@ def deb612() -> str:
     return debian_tree("deb612").name
 
 
-def debian_tarball(version: str) -> Path:
-    """Path of Debian's linux-source tarball, or fail with what to install."""
-    path = Path(f"/usr/src/linux-source-{version}.tar.xz")
-    if not path.exists():
-        pytest.fail(f"{path} missing: apt-get install linux-source-{version}")
-    return path
+
 
 
 os.environ.setdefault("KPATCHKIT_JOBS", "2")

@@ -53,7 +53,7 @@ def copy_probe_inputs(src: Path, dst: Path) -> Path:
 
 def real_tree(name: str):
     """TreeInfo of kernel_src/<name>, added from /usr/src once (cached) if missing."""
-    from conftest import debian_tree
+    from kernel_trees import debian_tree
 
     return debian_tree(name)
 
