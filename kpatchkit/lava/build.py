@@ -8,7 +8,6 @@ tests; then :func:`kpatchkit.lava.jobs.write_jobs`.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ def build_matrix(tree: str, kernels: Sequence[Any], tests: list[Any], out_dir: P
                  progress: Callable[[str], None] = info) -> dict[str, Any]:
     """Build every kernel (``KernelSpec``s) and the initramfs for ``tests`` (``GuestTest``s);
     write the LAVA jobs into ``out_dir``; return the manifest."""
-    from kpatchkit.kernel import kbuild, selftests
+    from kpatchkit.kernel import kbuild
     from kpatchkit.run import shard
-    from kpatchkit.run.initramfs import build_initramfs, guest_config
-    from kpatchkit.run.suite import kernel_fragments, timeout_scale
+    from kpatchkit.run.initramfs import guest_config
+    from kpatchkit.run.suite import kernel_fragments, prepare_guest
 
     accel = accel or "tcg"  # the lab's machine, not this one: TCG unless asked for KVM
     frags = kernel_fragments(accel, debug, kasan, guest_options)
@@ -40,16 +39,8 @@ def build_matrix(tree: str, kernels: Sequence[Any], tests: list[Any], out_dir: P
                                 image=Path(img.path), build_seconds=img.build_seconds,
                                 build_cached=img.cached))
     extras = dict(extra_sources or {})
-    have = selftests.tree_programs(kernels[0].repo, kernels[0].commit)
-    absent = [t.name for t in tests if t.program not in extras and t.program not in have]
-    tests = [t for t in tests if t.name not in absent]
-    programs = sorted({t.program for t in tests} - set(extras))
-    progress(f"[lava] building {len(programs)} selftests + {len(extras)} generated tests")
-    binaries = selftests.build_selftests(kernels[0].repo, kernels[0].commit, programs, extras)
-    scale = timeout_scale()
-    if scale != 1.0:
-        tests = [dataclasses.replace(t, timeout=max(1, round(t.timeout * scale))) for t in tests]
-    initrd = build_initramfs(tests, binaries)
+    tests, missing, _, initrd = prepare_guest(kernels[0], tests, extras, progress, "lava")
+    absent = [t.name for t in missing]
     cfg = guest_config()
     known_here = {n: r for (n, a), r in (known or {}).items() if a == accel}
     known_by_test = {t.name: known_here.get(t.name) or known_here.get(t.program) for t in tests}
@@ -73,7 +64,7 @@ def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list
     """The review's run stage as LAVA jobs: the tree's upstream list plus the generated tests
     (gen-tests JSON: name, c_path, args, timeout, kconfig) on base and patched, as
     ``kpatchkit.run.run_kernels`` would boot them here."""
-    from kpatchkit.run.initramfs import GuestTest
+    from kpatchkit.run import generated_guest_tests
     from kpatchkit.run.suite import KernelSpec, upstream_tests
 
     def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -81,15 +72,8 @@ def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list
 
     repo = Path(get(tree, "path"))
     tests, known = upstream_tests(get(tree, "version", "6.1"))
-    extras: dict[str, Path] = {}
-    options: set[str] = set()
-    for t in generated or []:
-        name = get(t, "name")
-        extras[name] = Path(get(t, "c_path"))
-        options.update(get(t, "kconfig", []) or [])
-        tests.append(GuestTest(name=name, program=name,
-                               args=[str(a) for a in get(t, "args", []) or []],
-                               timeout=int(get(t, "timeout", 180) or 180)))
+    more, extras, options = generated_guest_tests(generated)
+    tests += more
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))

@@ -31,12 +31,32 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kpatchkit.records.results import RunReport
     from kpatchkit.records.tree import TreeInfo
+    from kpatchkit.run.initramfs import GuestTest
 
-__all__ = ["run_kernels"]
+__all__ = ["generated_guest_tests", "run_kernels"]
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
     return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
+
+
+def generated_guest_tests(tests: list[Any] | None
+                          ) -> tuple[list[GuestTest], dict[str, Path], set[str]]:
+    """gen-tests' tests (records or their JSON) as guest tests, with their sources by name and
+    the kernel options they need; shared by the local run and the LAVA jobs."""
+    from kpatchkit.run.initramfs import GuestTest
+
+    guest: list[GuestTest] = []
+    extras: dict[str, Path] = {}
+    options: set[str] = set()
+    for t in tests or []:
+        name = _get(t, "name")
+        extras[name] = Path(_get(t, "c_path"))
+        options.update(_get(t, "kconfig", []) or [])
+        guest.append(GuestTest(name=name, program=name,
+                               args=[str(a) for a in _get(t, "args", []) or []],
+                               timeout=int(_get(t, "timeout", 180) or 180)))
+    return guest, extras, options
 
 
 def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
@@ -44,7 +64,6 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
                 debug: bool = True, jobs: int | None = None, work_dir: Path | None = None,
                 accel: str | None = None, **kwargs: Any) -> RunReport:
     """Run the upstream list and the generated tests on base (and patched) kernels."""
-    from kpatchkit.run.initramfs import GuestTest
     from kpatchkit.run.suite import KernelSpec, run_suite, select_tests, upstream_tests
 
     repo = Path(_get(tree, "path"))
@@ -56,15 +75,8 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
         guest_tests = select_tests(all_upstream, list(upstream))
     else:
         guest_tests = []
-    extras: dict[str, Path] = {}
-    options: set[str] = set()
-    for t in tests or []:
-        name = _get(t, "name")
-        extras[name] = Path(_get(t, "c_path"))
-        options.update(_get(t, "kconfig", []) or [])
-        guest_tests.append(GuestTest(name=name, program=name,
-                                     args=[str(a) for a in _get(t, "args", []) or []],
-                                     timeout=int(_get(t, "timeout", 180) or 180)))
+    generated, extras, options = generated_guest_tests(tests)
+    guest_tests += generated
     selection: dict[str, Any] = {}
     if mode:
         from kpatchkit.run import affected

@@ -111,6 +111,33 @@ def kernel_fragments(accel: str, debug: bool, kasan: bool = False,
     return frags
 
 
+def prepare_guest(kernel: KernelSpec, tests: list[GuestTest],
+                  extra_sources: dict[str, Path] | None, progress: Callable[[str], None],
+                  label: str
+                  ) -> tuple[list[GuestTest], list[GuestTest], dict[str, Path], Path]:
+    """(tests the tree has, with timeouts scaled; those it lacks; the test binaries by name;
+    the initramfs holding them).
+
+    The selftests are built from ``kernel``'s tree and the generated tests from their sources;
+    the local run and the LAVA jobs boot the same initramfs.
+    """
+    extras = dict(extra_sources or {})
+    have = selftests.tree_programs(kernel.repo, kernel.commit)
+    absent = [t for t in tests if t.program not in extras and t.program not in have]
+    tests = [t for t in tests if t not in absent]
+    for t in absent:
+        progress(f"[{label}] {t.name}: no such selftest in this tree; reported as skip")
+    programs = sorted({t.program for t in tests} - set(extras))
+    progress(f"[{label}] building {len(programs)} selftests + {len(extras)} generated tests")
+    binaries = selftests.build_selftests(kernel.repo, kernel.commit, programs, extras)
+    # A shared, loaded machine makes TCG slower: $KPATCHKIT_TIMEOUT_SCALE stretches every
+    # per-test timeout (guest side, and so the host's hang watchdog too).
+    scale = timeout_scale()
+    if scale != 1.0:
+        tests = [dataclasses.replace(t, timeout=max(1, round(t.timeout * scale))) for t in tests]
+    return tests, absent, binaries, build_initramfs(tests, binaries)
+
+
 def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], *,
                 extra_sources: dict[str, Path] | None = None, accel: str | None = None,
                 debug: bool = True, kasan: bool = False, parallel: bool = True,
@@ -152,20 +179,7 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
         images.append(img)
 
     extras = dict(extra_sources or {})
-    have = selftests.tree_programs(kernels[0].repo, kernels[0].commit)
-    absent = [t for t in tests if t.program not in extras and t.program not in have]
-    tests = [t for t in tests if t not in absent]
-    for t in absent:
-        progress(f"[run] {t.name}: no such selftest in this tree; reported as skip")
-    programs = sorted({t.program for t in tests} - set(extras))
-    progress(f"[run] building {len(programs)} selftests + {len(extras)} generated tests")
-    binaries = selftests.build_selftests(kernels[0].repo, kernels[0].commit, programs, extras)
-    # A shared, loaded machine makes TCG slower: $KPATCHKIT_TIMEOUT_SCALE stretches every
-    # per-test timeout (guest side, and so the host's hang watchdog too).
-    scale = timeout_scale()
-    if scale != 1.0:
-        tests = [dataclasses.replace(t, timeout=max(1, round(t.timeout * scale))) for t in tests]
-    initrd = build_initramfs(tests, binaries)
+    tests, absent, binaries, initrd = prepare_guest(kernels[0], tests, extras, progress, "run")
     timeouts = {t.name: t.timeout for t in tests}
     known_here = {name: reason for (name, acc), reason in (known or {}).items() if acc == accel}
     known_by_test = {t.name: known_here.get(t.name) or known_here.get(t.program)
