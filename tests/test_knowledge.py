@@ -31,6 +31,7 @@ PKG = REPO / "kpatchkit"
 LOADERS: dict[str, tuple[str, str, str | None, tuple]] = {
     "kpatchkit/apply/data/drift.toml": ("kpatchkit.apply.drift", "load_rules", "DATA", ()),
     "kpatchkit/apply/data/obsolete.toml": ("kpatchkit.apply.obsolete", "_known", "DATA", ()),
+    "kpatchkit/apply/data/places.toml": ("kpatchkit.apply.symbols", "places", "DATA", ()),
     "kpatchkit/fetch/data/subject.toml": ("kpatchkit.fetch.subject", "_grammar", "DATA", ()),
     "kpatchkit/fetch/data/limits.toml": ("kpatchkit.fetch.limits", "_table", "DATA", ()),
     "kpatchkit/fetch/data/upstream.toml": ("kpatchkit.fetch.upstream", "_rules", "DATA", ()),
@@ -106,6 +107,11 @@ MUTATIONS: dict[str, list[Mut]] = {
         Mut(("rule", 0, "old"), "(", REGEX),
         Mut(("rule", 1, "when", 1, "params"), DEL, MISSING),
         Mut(("rule", 0, "when", 0, "function"), "f", UNKNOWN),
+    ],
+    "kpatchkit/apply/data/places.toml": [
+        Mut(("functions", "specs"), "arch/x86/kvm", TYPE),
+        Mut(("symbols", "dirs"), ["include"], UNKNOWN),
+        Mut(("functions", "why"), DEL, MISSING),
     ],
     "kpatchkit/apply/data/obsolete.toml": [
         Mut(("removed", 0, "removed_in"), 6.10, TYPE),

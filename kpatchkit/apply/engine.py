@@ -39,9 +39,6 @@ from kpatchkit.records.series import Patch, Series
 from kpatchkit.records.tree import TreeInfo
 
 ENGINE_VERSION = "4"  # bump when the way commits are made changes (invalidates cached applies)
-# Where a function a hunk changes may live now, when it left the patched file.
-_LOCATE_SPECS = ("arch/x86/kvm", "virt/kvm", "include/linux/kvm_host.h",
-                 "include/linux/kvm_types.h", "arch/x86/include/asm/kvm_host.h")
 
 
 class PatchStop(Exception):
@@ -213,7 +210,7 @@ class _Run:
         if name in self._located:
             return self._located[name]
         proc = g.git(self.repo, "grep", "-l", "-w", "-F", "-e", name, self.base_commit,
-                     "--", *_LOCATE_SPECS, check=False)
+                     "--", *symbols.function_specs(), check=False)
         found = None
         for line in proc.stdout.splitlines()[:30]:
             path = line.split(":", 1)[-1]

@@ -9,10 +9,27 @@ Locals cannot be told apart from nothing, so they are not symbols here.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 from kpatchkit.kernel import git as g
+from kpatchkit.knowledge import ListOf, load_toml
+
+DATA = Path(__file__).with_name("data") / "places.toml"
+SCHEMA = {"functions": {"specs": ListOf(str, min=1), "why": str},
+          "symbols": {"always": ListOf(str, min=1), "why": str}}
+
+
+@functools.cache
+def places(path: Path = DATA) -> dict:
+    """Where moved functions and used symbols are looked for (data/places.toml)."""
+    return load_toml(path, SCHEMA)
+
+
+def function_specs() -> tuple[str, ...]:
+    """git pathspecs of the files a function a hunk changes may have moved to."""
+    return tuple(places()["functions"]["specs"])
 
 C_KEYWORDS = frozenset("""if for while switch return sizeof do else case default goto break
 continue typeof __typeof__ defined likely unlikely static inline const volatile struct union enum
@@ -70,7 +87,7 @@ def used_by(lines: list[str], *, members: bool = True) -> dict[str, str]:
 def search_dirs(files: list[str]) -> list[str]:
     """Where a symbol a patch to ``files`` may use is defined: the shared headers, generic KVM
     code and each file's own subsystem (all 75k files of a tree cost 10+ s to grep)."""
-    dirs = {"include", "virt"}
+    dirs = set(places()["symbols"]["always"])
     for f in files:
         parts = f.split("/")
         dirs.add("/".join(parts[:2]) if parts[0] == "arch" and len(parts) > 2 else parts[0])
