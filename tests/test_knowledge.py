@@ -48,9 +48,9 @@ LOADERS: dict[str, tuple[str, str, str | None, tuple]] = {
     # a directory constant: the copy goes in a directory of its own under the shipped name
     "kpatchkit/run/data/guest.toml": ("kpatchkit.run.initramfs", "guest_config", "DATA", ()),
     "kpatchkit/run/data/affected.toml": ("kpatchkit.run.affected", "load_map", "DATA", ()),
-    "kpatchkit/run/data/upstream-6.1.toml": ("kpatchkit.run.suite", "upstream_tests", "DATA",
+    "kpatchkit/guest/data/upstream-6.1.toml": ("kpatchkit.run.suite", "upstream_tests", "LISTS",
                                              ("6.1.192",)),
-    "kpatchkit/run/data/upstream-6.12.toml": ("kpatchkit.run.suite", "upstream_tests", "DATA",
+    "kpatchkit/guest/data/upstream-6.12.toml": ("kpatchkit.run.suite", "upstream_tests", "LISTS",
                                               ("6.12.117",)),
     # the analyzer's seven files: one loader per file, data_file(name), in DATA (a directory)
     **{f"kpatchkit/analyze/data/{name}": ("kpatchkit.analyze.knowledge", "data_file", "DATA",
@@ -205,13 +205,13 @@ MUTATIONS: dict[str, list[Mut]] = {
         Mut(("file", 1, "test"), [], UNKNOWN),
         Mut(("file", 2, "why"), DEL, MISSING),
     ],
-    "kpatchkit/run/data/upstream-6.1.toml": [
+    "kpatchkit/guest/data/upstream-6.1.toml": [
         Mut(("test", 0, "timeout"), "600", TYPE),
         Mut(("test", 1, "arg"), [], UNKNOWN),
         Mut(("known", 0, "reason"), DEL, MISSING),
         Mut(("known", 0, "accel"), "TCG", ENUM),
     ],
-    "kpatchkit/run/data/upstream-6.12.toml": [
+    "kpatchkit/guest/data/upstream-6.12.toml": [
         Mut(("defaults", "timeout"), 300.0, TYPE),
         Mut(("test", 0, "name"), DEL, MISSING),
         Mut(("known", 1, "accl"), "tcg", UNKNOWN),

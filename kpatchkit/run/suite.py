@@ -28,7 +28,8 @@ from kpatchkit.run import collect, qemu, reuse, shard
 from kpatchkit.run.initramfs import GuestTest, build_initramfs, files_key, guest_config
 from kpatchkit.run.shard import free_cores
 
-DATA = Path(__file__).with_name("data")
+# The upstream lists are the guest service's (the LAVA jobs run them too).
+LISTS = Path(__file__).resolve().parents[1] / "guest" / "data"
 SLOW_FRACTION = 0.5  # a pass that used this share of the timeout makes a sibling timeout moot
 
 
@@ -41,7 +42,7 @@ class KernelSpec:
     commit: str
 
 
-# data/upstream-<ver>.toml: the tests (program defaults to the name, timeout to [defaults]) and
+# guest/data/upstream-<ver>.toml: the tests (program defaults to the name, timeout to [defaults]) and
 # the known failures, each with its reason
 UPSTREAM_SCHEMA = {
     "defaults": Opt({"timeout": Opt(int)}),
@@ -55,7 +56,7 @@ def upstream_list_path(version: str) -> Path:
     """data/upstream-<MAJOR.MINOR>.toml, else the newest list not newer than the tree (the
     oldest list for a tree older than all of them)."""
     lists = {}
-    for p in DATA.glob("upstream-*.toml"):
+    for p in LISTS.glob("upstream-*.toml"):
         m = re.match(r"upstream-(\d+)\.(\d+)\.toml$", p.name)
         if m:
             lists[(int(m.group(1)), int(m.group(2)))] = p

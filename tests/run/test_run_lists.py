@@ -1,4 +1,4 @@
-"""The upstream regression lists (kpatchkit/run/data/upstream-*.toml): choice and contents."""
+"""The upstream regression lists (kpatchkit/guest/data/upstream-*.toml): choice and contents."""
 
 from __future__ import annotations
 
