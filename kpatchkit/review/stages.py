@@ -21,7 +21,7 @@ from kpatchkit.lava.build import matrix_for_review
 from kpatchkit.records.series import Series
 from kpatchkit.records.tree import TreeInfo
 from kpatchkit.run import run_kernels
-from kpatchkit.run.qemu import qemu_command
+from kpatchkit.guest.qemu import qemu_command
 from kpatchkit.trees import registry
 
 
