@@ -44,14 +44,15 @@ LOADERS: dict[str, tuple[str, str, str | None, tuple]] = {
     "kpatchkit/kernel/data/selftests.toml": ("kpatchkit.kernel.selftests", "_quirks", "DATA",
                                              ("6.1.192",)),
     "kpatchkit/lava/lava.toml": ("kpatchkit.lava.jobs", "config", "DATA", ()),
-    "kpatchkit/run/data/splats.toml": ("kpatchkit.run.splats", "_rules", "DATA", ()),
+    "kpatchkit/guest/data/splats.toml": ("kpatchkit.guest.splats", "_rules", "DATA", ()),
     # a directory constant: the copy goes in a directory of its own under the shipped name
-    "kpatchkit/run/data/guest.toml": ("kpatchkit.run.initramfs", "guest_config", "DATA", ()),
+    "kpatchkit/guest/data/guest.toml": ("kpatchkit.guest.initramfs", "guest_config", "DATA",
+                                        ()),
     "kpatchkit/run/data/affected.toml": ("kpatchkit.run.affected", "load_map", "DATA", ()),
-    "kpatchkit/guest/data/upstream-6.1.toml": ("kpatchkit.run.suite", "upstream_tests", "LISTS",
-                                             ("6.1.192",)),
-    "kpatchkit/guest/data/upstream-6.12.toml": ("kpatchkit.run.suite", "upstream_tests", "LISTS",
-                                              ("6.12.117",)),
+    "kpatchkit/guest/data/upstream-6.1.toml": ("kpatchkit.guest.lists", "upstream_tests", "DATA",
+                                               ("6.1.192",)),
+    "kpatchkit/guest/data/upstream-6.12.toml": ("kpatchkit.guest.lists", "upstream_tests", "DATA",
+                                                ("6.12.117",)),
     # the analyzer's seven files: one loader per file, data_file(name), in DATA (a directory)
     **{f"kpatchkit/analyze/data/{name}": ("kpatchkit.analyze.knowledge", "data_file", "DATA",
                                           (name,))
@@ -189,13 +190,13 @@ MUTATIONS: dict[str, list[Mut]] = {
         Mut(("monitor", "pattern"), "(?P<test_case_id>x)", "lacks group(s) result"),
         Mut(("monitor", "fixupdict", " # SKIP"), "skipped", ENUM),
     ],
-    "kpatchkit/run/data/splats.toml": [
+    "kpatchkit/guest/data/splats.toml": [
         Mut(("splat", 3, "kind"), ["lockdep"], TYPE),
         Mut(("splat", 0, "regex"), "x", UNKNOWN),
         Mut(("trace", "prefer"), DEL, MISSING),
         Mut(("not_splats", "lines", 1), "lockdep: (", REGEX),
     ],
-    "kpatchkit/run/data/guest.toml": [
+    "kpatchkit/guest/data/guest.toml": [
         Mut(("qemu", "smp"), "1", TYPE),
         Mut(("timeouts", "test"), 1, UNKNOWN),
         Mut(("qemu", "binary"), DEL, MISSING),
@@ -307,7 +308,7 @@ def _loader(rel: str, monkeypatch: pytest.MonkeyPatch, path: Path) -> Callable[[
     module, name, const, args = LOADERS[rel]
     mod = importlib.import_module(module)
     fn = getattr(mod, name)
-    if const:  # a directory constant (run's data/) gets the copy's directory
+    if const:  # a directory constant (guest's data/) gets the copy's directory
         shipped = Path(str(getattr(mod, const)))
         monkeypatch.setattr(mod, const, path.parent if shipped.is_dir() else path)
     clear = getattr(fn, "cache_clear", lambda: None)

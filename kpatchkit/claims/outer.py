@@ -1,11 +1,11 @@
 """Launch the test VM (L1) that runs the boot plan, with bounded retries after crashes.
 
-Reuses the run stage's pieces: its initramfs (busybox + its init, which runs the one "test"
-here: a driver holding the plan) with the cached payload overlay appended, and its QEMU runner
-(TCG ``-cpu max``: AMD with svm+npt, so ``kvm_amd`` runs the L2 VM; watchdog; process-group
-kill). Results come back on the second serial port, one ``KPK-BOOT`` line per finished L2 boot,
-so a crash of the outer QEMU loses only the boot in flight: the remaining plan lines are
-relaunched, a bounded number of times.
+Reuses the guest service's pieces (:mod:`kpatchkit.guest`, shared with the run stage): its
+initramfs (busybox + its init, which runs the one "test" here: a driver holding the plan) with
+the cached payload overlay appended, and its QEMU runner (TCG ``-cpu max``: AMD with svm+npt, so
+``kvm_amd`` runs the L2 VM; watchdog; process-group kill). Results come back on the second
+serial port, one ``KPK-BOOT`` line per finished L2 boot, so a crash of the outer QEMU loses only
+the boot in flight: the remaining plan lines are relaunched, a bounded number of times.
 
 OVMF under nested TCG makes QEMU 7.2 abort with ``tcg_handle_interrupt: assertion failed``
 (DESIGN.md); that is recorded as an infrastructure event, never as a result.
@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpatchkit.cache import cache_dir, content_hash, locked
+from kpatchkit.claims.stats import parse_output
 from kpatchkit.console import info
+from kpatchkit.guest import qemu
+from kpatchkit.guest.initramfs import GuestTest, build_initramfs
 from kpatchkit.records.claims import InfraEvent
 
 TCG_ASSERT = "tcg_handle_interrupt: assertion failed"
@@ -72,9 +75,7 @@ def _driver_script(plan: list[PlanItem]) -> str:
 
 
 def _initrd(workdir: Path, overlay: Path, plan: list[PlanItem], timeout: int) -> Path:
-    """The run stage's initramfs (busybox, its init, the driver as the one test) + overlay."""
-    from kpatchkit.run.initramfs import GuestTest, build_initramfs
-
+    """The guest initramfs (busybox, its init, the driver as the one test) + overlay."""
     driver = workdir / "boot-driver"
     driver.write_text(_driver_script(plan))
     driver.chmod(0o755)
@@ -96,10 +97,8 @@ def _initrd(workdir: Path, overlay: Path, plan: list[PlanItem], timeout: int) ->
 
 def _run_once(kernel: Path, overlay: Path, plan: list[PlanItem], workdir: Path, *, mem_mb: int,
               smp: int, timeout: float) -> tuple[int | None, str, str, str]:
-    """One launch through the run stage's runner; (exit code or None if killed, results,
-    console, QEMU's stderr)."""
-    from kpatchkit.run import qemu
-
+    """One launch through the guest service's QEMU runner; (exit code or None if killed,
+    results, console, QEMU's stderr)."""
     initrd = _initrd(workdir, overlay, plan, int(timeout))
     vm = qemu.run_vm(kernel, initrd, workdir / "vm", accel="tcg",
                      test_timeouts={BOOT_TEST: int(timeout)}, smp=smp, memory=f"{mem_mb}M",
@@ -120,8 +119,6 @@ def launch(kernel: Path, overlay: Path, plan: list[PlanItem], workdir: Path, *, 
     killed and its boot retried, like one that crashed. A boot that fails its test VM
     ``max_item_crashes`` times is given up; ``retries`` bounds the extra launches overall.
     """
-    from kpatchkit.claims.stats import parse_output
-
     workdir.mkdir(parents=True, exist_ok=True)
     outcome = LaunchOutcome()
     todo = list(plan)

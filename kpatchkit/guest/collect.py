@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 
+from kpatchkit.guest import tap
+from kpatchkit.guest.initramfs import GuestTest
+from kpatchkit.guest.qemu import VmOutcome
+from kpatchkit.guest.splats import find_splats
 from kpatchkit.records.results import Splat, TestResult
-from kpatchkit.run import tap
-from kpatchkit.run.initramfs import GuestTest
-from kpatchkit.run.qemu import VmOutcome
-from kpatchkit.run.splats import find_splats
 
 _STATS = re.compile(r"^# kpatchkit-stats (\S+)\s*(.*)$")
 _KV = re.compile(r"(\w+)=(\S+)")

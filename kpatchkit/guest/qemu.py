@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kpatchkit.errors import InfraError
-from kpatchkit.run.initramfs import guest_config
+from kpatchkit.guest.initramfs import guest_config
 
 _BEGIN = re.compile(r"^# kpatchkit-begin (\S+)", re.M)
 

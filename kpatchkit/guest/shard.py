@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kpatchkit.cache import cache_dir, locked
-from kpatchkit.run.initramfs import GuestTest
+from kpatchkit.guest.initramfs import GuestTest
 
 DEFAULT_SECONDS = 15.0  # a test never seen before
 ONLY_PARAM = "kpatchkit.only"

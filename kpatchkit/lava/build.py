@@ -1,9 +1,10 @@
 """Build what LAVA will boot, without booting it here: the run stage's kernels and initramfs.
 
-The same kernels (fragments from ``kpatchkit.run.suite.kernel_fragments``, so a local run and a
-LAVA job boot the same cached image), the same selftest binaries and the same initramfs (its list
-in the run order; a LAVA job picks its group with ``kpatchkit.only=``) as a local run of the same
-tests; then :func:`kpatchkit.lava.jobs.write_jobs`.
+The same kernels (fragments from ``kpatchkit.guest.prepare.kernel_fragments``, so a local run and
+a LAVA job boot the same cached image), the same selftest binaries and the same initramfs (its
+list in the run order; a LAVA job picks its group with ``kpatchkit.only=``) as a local run of the
+same tests, all prepared by the guest service (:mod:`kpatchkit.guest`); then
+:func:`kpatchkit.lava.jobs.write_jobs`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from kpatchkit.console import info
+from kpatchkit.guest import shard
+from kpatchkit.guest.initramfs import GuestTest, guest_config
+from kpatchkit.guest.lists import generated_guest_tests, upstream_tests
+from kpatchkit.guest.prepare import KernelSpec, kernel_fragments, prepare_guest
+from kpatchkit.kernel import kbuild
 from kpatchkit.lava.jobs import LavaKernel, LavaTest, write_jobs
 
 
-def build_matrix(tree: str, kernels: Sequence[Any], tests: list[Any], out_dir: Path, *,
-                 extra_sources: dict[str, Path] | None = None, accel: str | None = None,
-                 debug: bool = True, kasan: bool = False, guest_options: Sequence[str] = (),
+def build_matrix(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest],
+                 out_dir: Path, *, extra_sources: dict[str, Path] | None = None,
+                 accel: str | None = None, debug: bool = True, kasan: bool = False,
+                 guest_options: Sequence[str] = (),
                  known: dict[tuple[str, str], str] | None = None, jobs: int | None = None,
                  artifact_url: str | None = None, append_extra: str = "",
                  progress: Callable[[str], None] = info) -> dict[str, Any]:
-    """Build every kernel (``KernelSpec``s) and the initramfs for ``tests`` (``GuestTest``s);
-    write the LAVA jobs into ``out_dir``; return the manifest."""
-    from kpatchkit.kernel import kbuild
-    from kpatchkit.run import shard
-    from kpatchkit.run.initramfs import guest_config
-    from kpatchkit.run.suite import kernel_fragments, prepare_guest
-
+    """Build every kernel and the initramfs for ``tests``; write the LAVA jobs into
+    ``out_dir``; return the manifest."""
     accel = accel or "tcg"  # the lab's machine, not this one: TCG unless asked for KVM
     frags = kernel_fragments(accel, debug, kasan, guest_options)
     built = []
@@ -64,9 +66,6 @@ def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list
     """The review's run stage as LAVA jobs: the tree's upstream list plus the generated tests
     (gen-tests JSON: name, c_path, args, timeout, kconfig) on base and patched, as
     ``kpatchkit.run.run_kernels`` would boot them here."""
-    from kpatchkit.run import generated_guest_tests
-    from kpatchkit.run.suite import KernelSpec, upstream_tests
-
     def get(obj: Any, key: str, default: Any = None) -> Any:
         return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
 

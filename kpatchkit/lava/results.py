@@ -7,8 +7,8 @@ Inputs, any mix, matched to the manifest's jobs by their monitor suite
   a list of test cases ``{suite, name, result, metadata}``);
 - a job's log: LAVA's ``output.yaml`` (``lavacli jobs logs JOB --raw``) or ``lava-run``'s stdout
   (one ``{dt, lvl, msg}`` object per line). Its ``results`` entries are the same test cases; its
-  ``target`` lines are the guest's console, which the run stage's own parser
-  (:func:`kpatchkit.run.collect.collect`) reads into exactly the records a local run makes:
+  ``target`` lines are the guest's console, which the local run's own parser
+  (:func:`kpatchkit.guest.collect.collect`) reads into exactly the records a local run makes:
   per-test seconds, KVM counters, metrics (faults per COW write), splats, panics.
 
 Without a log a test's result is LAVA's pass/fail/skip (TAP ``# TIMEOUT`` counts as fail), and
@@ -26,6 +26,11 @@ from typing import Any
 import yaml
 
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.guest.collect import collect
+from kpatchkit.guest.compare import compare_kernels
+from kpatchkit.guest.initramfs import GuestTest
+from kpatchkit.guest.qemu import VmOutcome
+from kpatchkit.records.results import KernelRun, RunReport, TestResult
 
 _LAVA_RESULT = {"pass": "pass", "fail": "fail", "skip": "skip", "unknown": "error"}
 _CASE = re.compile(r"\W+")
@@ -96,10 +101,7 @@ def read_lava_file(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 def _collect(job: dict[str, Any], tests: list[Any], console: list[str],
              known: dict[str, str]) -> tuple[list[Any], list[Any], str, bool]:
-    """The run stage's parser over a job's console: results, splats, panic, finished."""
-    from kpatchkit.run.collect import collect
-    from kpatchkit.run.qemu import VmOutcome
-
+    """The local run's parser over a job's console: results, splats, panic, finished."""
     text = "\n".join(console) + "\n"
     # The log has both serial ports on one console: the results channel's dmesg copy is left
     # out of the kernel log, so a splat is not counted twice.
@@ -119,10 +121,6 @@ def _collect(job: dict[str, Any], tests: list[Any], console: list[str],
 def run_from_lava(manifest: dict[str, Any], files: list[Path]) -> dict[str, Any]:
     """The run stage's JSON (kernels, results, summary) from LAVA's results of the manifest's
     jobs; a job with no results in ``files`` is an error (its tests are reported ``error``)."""
-    from kpatchkit.records.results import KernelRun, RunReport, TestResult
-    from kpatchkit.run.initramfs import GuestTest
-    from kpatchkit.run.suite import _compare  # the local run's own comparison, not a copy
-
     cases: dict[str, list[dict[str, Any]]] = {}
     consoles: dict[str, list[str]] = {}
     for f in files:
@@ -198,7 +196,7 @@ def run_from_lava(manifest: dict[str, Any], files: list[Path]) -> dict[str, Any]
         report.results += [TestResult(kernel=k["name"], test=n, result="skip",
                                       output="kpatchkit: not in this tree's selftests")
                            for n in manifest.get("absent") or []]
-    _compare(report, {t["name"] for t in manifest["tests"] if t.get("generated")})
+    compare_kernels(report, {t["name"] for t in manifest["tests"] if t.get("generated")})
     data = report.to_json()
     data["engine"] = "lava"
     data["lava"] = {"jobs": [j["file"] for j in manifest["jobs"]], "missing": missing_jobs,

@@ -348,6 +348,7 @@ class Review:
                                    f"{[_file_digest(str(h)) for h in t.get('headers') or []]}:"
                                    f"{t.get('args')}:{t.get('timeout')}:{t.get('kconfig')}"
                                    for t in self.result.tests))
+        import kpatchkit.guest as guest_pkg
         import kpatchkit.run as pkg
 
         if o.lava_out:  # the VMs run on a LAVA lab: 'kpatchkit report --from-lava' fills run
@@ -355,7 +356,8 @@ class Review:
             return
         self.result.run = self._stage(
             "run", [str(self.tree.path), a["base_commit"], a["patched_commit"], tests_key,
-                    _tree_digest(Path(pkg.__file__).parent / "data"), o.tests],
+                    _tree_digest(Path(pkg.__file__).parent / "data"),
+                    _tree_digest(Path(guest_pkg.__file__).parent / "data"), o.tests],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
                                work_dir=o.out_dir / ".kpatchkit" / "run", selection=o.tests,
                                use_cache=o.use_cache, run_id=self.result.run_id),

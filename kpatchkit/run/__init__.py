@@ -11,16 +11,16 @@ Library API (``review`` and ``kpatchkit run`` use it; it imports no other stage)
 
 ``tests`` are gen-tests' generated tests (records or their JSON: name, c_path, args, timeout,
 kconfig: the guest options they need, built into both kernels);
-``upstream`` True runs the tree's upstream regression list (data/upstream-<ver>.toml), a list
+``upstream`` True runs the tree's upstream regression list (guest/data/upstream-<ver>.toml), a list
 runs those names only, False none; ``"auto"`` runs the list's tests that the patch's files are
-known to affect (data/affected.toml) and the generated tests first, the rest after;
+known to affect (run/data/affected.toml) and the generated tests first, the rest after;
 ``"affected"`` only those (``RunReport.selection`` says which ran and why).
 See ``kpatchkit.records.results`` for the JSON contract.
 
 Results of a kernel whose image, initramfs files, QEMU options and test list are those of an
 earlier run are taken from the results cache (``kpatchkit.run.reuse``; ``KernelRun.reused_from``
 says which run and when); ``use_cache=False`` boots every kernel. ``run_id`` names this run in
-that cache. The kernels that boot share ``jobs`` guests (``kpatchkit.run.shard``).
+that cache. The kernels that boot share ``jobs`` guests (``kpatchkit.guest.shard``).
 """
 
 from __future__ import annotations
@@ -28,35 +28,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kpatchkit.guest.lists import generated_guest_tests, select_tests, upstream_tests
+from kpatchkit.guest.prepare import KernelSpec
+from kpatchkit.run import affected
+from kpatchkit.run.suite import run_suite
+
 if TYPE_CHECKING:
     from kpatchkit.records.results import RunReport
     from kpatchkit.records.tree import TreeInfo
-    from kpatchkit.run.initramfs import GuestTest
 
-__all__ = ["generated_guest_tests", "run_kernels"]
+__all__ = ["run_kernels"]
 
 
 def _get(obj: Any, key: str, default: Any = None) -> Any:
     return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
-
-
-def generated_guest_tests(tests: list[Any] | None
-                          ) -> tuple[list[GuestTest], dict[str, Path], set[str]]:
-    """gen-tests' tests (records or their JSON) as guest tests, with their sources by name and
-    the kernel options they need; shared by the local run and the LAVA jobs."""
-    from kpatchkit.run.initramfs import GuestTest
-
-    guest: list[GuestTest] = []
-    extras: dict[str, Path] = {}
-    options: set[str] = set()
-    for t in tests or []:
-        name = _get(t, "name")
-        extras[name] = Path(_get(t, "c_path"))
-        options.update(_get(t, "kconfig", []) or [])
-        guest.append(GuestTest(name=name, program=name,
-                               args=[str(a) for a in _get(t, "args", []) or []],
-                               timeout=int(_get(t, "timeout", 180) or 180)))
-    return guest, extras, options
 
 
 def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
@@ -64,8 +49,6 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
                 debug: bool = True, jobs: int | None = None, work_dir: Path | None = None,
                 accel: str | None = None, **kwargs: Any) -> RunReport:
     """Run the upstream list and the generated tests on base (and patched) kernels."""
-    from kpatchkit.run.suite import KernelSpec, run_suite, select_tests, upstream_tests
-
     repo = Path(_get(tree, "path"))
     all_upstream, known = upstream_tests(_get(tree, "version", "6.1"))
     mode = upstream if upstream in ("auto", "affected") else None
@@ -79,8 +62,6 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
     guest_tests += generated
     selection: dict[str, Any] = {}
     if mode:
-        from kpatchkit.run import affected
-
         files = affected.changed_files(repo, base, patched) if patched else []
         guest_tests, selection = affected.order(guest_tests, files, extras, mode)
     kernels = [KernelSpec("base", repo, base)]

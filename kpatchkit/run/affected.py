@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kpatchkit.guest.initramfs import GuestTest
 from kpatchkit.knowledge import ListOf, Opt, load_toml
-from kpatchkit.run.initramfs import GuestTest
 
 DATA = Path(__file__).with_name("data") / "affected.toml"
 MODES = ("auto", "affected")

@@ -2,7 +2,8 @@
 [-j N] [--debug] [--json]``.
 
 The CLI layer: it may call other stages' public APIs (apply for the patched commit, gen-tests for
-the generated COW scenarios); the run library (``kpatchkit.run.suite``) does not.
+the generated COW scenarios); the run library (``kpatchkit.run.suite``, over the
+``kpatchkit.guest`` service) does not.
 """
 
 from __future__ import annotations
@@ -10,6 +11,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+
+from kpatchkit.guest.initramfs import GuestTest
+from kpatchkit.guest.lists import select_tests, upstream_tests
+from kpatchkit.guest.prepare import KernelSpec
+from kpatchkit.run import affected
+from kpatchkit.run.suite import exit_code, run_suite
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -104,14 +111,6 @@ def run(args: argparse.Namespace) -> int:
     from kpatchkit.cache import cache_dir
     from kpatchkit.console import emit_json, info
     from kpatchkit.errors import EXIT_INFRA, InfraError, KpatchkitError
-    from kpatchkit.run.initramfs import GuestTest
-    from kpatchkit.run.suite import (
-        KernelSpec,
-        exit_code,
-        run_suite,
-        select_tests,
-        upstream_tests,
-    )
     from kpatchkit.trees.registry import resolve_tree
 
     tree = resolve_tree(args.tree)
@@ -151,8 +150,6 @@ def run(args: argparse.Namespace) -> int:
                                timeout=int(g.timeout or 180)) for g in generated]
     selection: dict = {}
     if mode:
-        from kpatchkit.run import affected
-
         files = affected.changed_files(repo, base, patched) if patched else []
         tests, selection = affected.order(tests, files, extras, mode)
     if args.jobs is not None and args.jobs < 1:

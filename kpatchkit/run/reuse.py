@@ -27,8 +27,8 @@ from typing import Any
 
 from kpatchkit.cache import cache_dir, content_hash, locked
 from kpatchkit.cache import file_digest as file_digest  # re-exported: the key's image part
+from kpatchkit.guest.initramfs import GuestTest, render_list
 from kpatchkit.records.results import KernelRun, TestResult
-from kpatchkit.run.initramfs import GuestTest, render_list
 
 VERSION = "1"  # bump when what a stored entry means changes
 _PATH_ARGS = {"-kernel": "KERNEL", "-initrd": "INITRD"}

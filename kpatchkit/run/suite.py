@@ -2,141 +2,31 @@
 
 ``run_suite(tree, kernels, tests, extra_sources=...) -> RunReport`` is what ``kpatchkit run``
 and ``kpatchkit.run.run_kernels`` call. It never imports another stage:
-the CLI layer hands it the patched commit and the generated test sources.
+the CLI layer hands it the patched commit and the generated test sources. The guest itself
+(tests, initramfs, QEMU, reading its logs, comparing kernels) is :mod:`kpatchkit.guest`'s; what
+is the local run's is here: building the kernels, the results cache, guests at once.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
-import os
-import re
 import shlex
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from kpatchkit.cache import cache_dir
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
-from kpatchkit.kernel import kbuild, kconfig, selftests
-from kpatchkit.knowledge import ListOf, OneOf, Opt, load_toml
+from kpatchkit.guest import collect, qemu, shard
+from kpatchkit.guest.compare import compare_kernels, subject_kernel
+from kpatchkit.guest.initramfs import GuestTest, files_key, guest_config
+from kpatchkit.guest.prepare import KernelSpec, kernel_fragments, prepare_guest
+from kpatchkit.guest.shard import free_cores
+from kpatchkit.kernel import kbuild
 from kpatchkit.records.results import KernelRun, RunReport, TestResult
-from kpatchkit.run import collect, qemu, reuse, shard
-from kpatchkit.run.initramfs import GuestTest, build_initramfs, files_key, guest_config
-from kpatchkit.run.shard import free_cores
-
-# The upstream lists are the guest service's (the LAVA jobs run them too).
-LISTS = Path(__file__).resolve().parents[1] / "guest" / "data"
-SLOW_FRACTION = 0.5  # a pass that used this share of the timeout makes a sibling timeout moot
-
-
-@dataclass
-class KernelSpec:
-    """A kernel to build and boot: ``name`` ('base'/'patched') at ``commit`` of ``repo``."""
-
-    name: str
-    repo: Path
-    commit: str
-
-
-# guest/data/upstream-<ver>.toml: the tests (program defaults to the name, timeout to [defaults]) and
-# the known failures, each with its reason
-UPSTREAM_SCHEMA = {
-    "defaults": Opt({"timeout": Opt(int)}),
-    "test": Opt(ListOf({"name": str, "program": Opt(str), "args": Opt(ListOf(str)),
-                        "timeout": Opt(int)})),
-    "known": Opt(ListOf({"name": str, "accel": Opt(OneOf("tcg", "kvm")), "reason": str})),
-}
-
-
-def upstream_list_path(version: str) -> Path:
-    """data/upstream-<MAJOR.MINOR>.toml, else the newest list not newer than the tree (the
-    oldest list for a tree older than all of them)."""
-    lists = {}
-    for p in LISTS.glob("upstream-*.toml"):
-        m = re.match(r"upstream-(\d+)\.(\d+)\.toml$", p.name)
-        if m:
-            lists[(int(m.group(1)), int(m.group(2)))] = p
-    want = tuple(int(x) for x in version.split(".")[:2])
-    fitting = [k for k in lists if k <= want]
-    return lists[max(fitting)] if fitting else lists[min(lists)]
-
-
-def upstream_tests(version: str) -> tuple[list[GuestTest], dict[tuple[str, str], str]]:
-    """The upstream regression list for a kernel version and its known failures.
-
-    Known failures are keyed by (test or program name, accel).
-    """
-    data = load_toml(upstream_list_path(version), UPSTREAM_SCHEMA)
-    default = int(data.get("defaults", {}).get("timeout", 180))
-    tests = [GuestTest(name=t["name"], program=t.get("program", t["name"]),
-                       args=list(t.get("args", [])), timeout=int(t.get("timeout", default)))
-             for t in data.get("test", [])]
-    known = {(k["name"], k.get("accel", "tcg")): k["reason"] for k in data.get("known", [])}
-    return tests, known
-
-
-def select_tests(all_tests: list[GuestTest], names: Sequence[str] | None) -> list[GuestTest]:
-    """``--tests a,b``: entries of the list by name, or any tree program with default args."""
-    if not names:
-        return list(all_tests)
-    by_name = {t.name: t for t in all_tests}
-    out = []
-    for n in names:
-        out.append(by_name.get(n) or GuestTest(name=n, program=n.split(":")[0]))
-    return out
-
-
-def timeout_scale() -> float:
-    """``$KPATCHKIT_TIMEOUT_SCALE`` (default 1.0)."""
-    try:
-        return max(0.1, float(os.environ.get("KPATCHKIT_TIMEOUT_SCALE", "1")))
-    except ValueError:
-        return 1.0
-
-
-def kernel_fragments(accel: str, debug: bool, kasan: bool = False,
-                     guest_options: Sequence[str] = ()) -> list[str | Path]:
-    """The fragments of the run stage's kernels, plus one for ``guest_options`` (kconfig names
-    the tests need, e.g. gen-tests' ``kconfig``) only where the shipped ones lack them."""
-    frags: list[str | Path] = ["kvm-base", qemu.vendor_fragment(accel), "selftests"]
-    if debug:
-        frags.append("debug")
-    if kasan:
-        frags.append("kasan")
-    if extra := kconfig.fragment_for_options(guest_options, frags):
-        frags.append(extra)
-    return frags
-
-
-def prepare_guest(kernel: KernelSpec, tests: list[GuestTest],
-                  extra_sources: dict[str, Path] | None, progress: Callable[[str], None],
-                  label: str
-                  ) -> tuple[list[GuestTest], list[GuestTest], dict[str, Path], Path]:
-    """(tests the tree has, with timeouts scaled; those it lacks; the test binaries by name;
-    the initramfs holding them).
-
-    The selftests are built from ``kernel``'s tree and the generated tests from their sources;
-    the local run and the LAVA jobs boot the same initramfs.
-    """
-    extras = dict(extra_sources or {})
-    have = selftests.tree_programs(kernel.repo, kernel.commit)
-    absent = [t for t in tests if t.program not in extras and t.program not in have]
-    tests = [t for t in tests if t not in absent]
-    for t in absent:
-        progress(f"[{label}] {t.name}: no such selftest in this tree; reported as skip")
-    programs = sorted({t.program for t in tests} - set(extras))
-    progress(f"[{label}] building {len(programs)} selftests + {len(extras)} generated tests")
-    binaries = selftests.build_selftests(kernel.repo, kernel.commit, programs, extras)
-    # A shared, loaded machine makes TCG slower: $KPATCHKIT_TIMEOUT_SCALE stretches every
-    # per-test timeout (guest side, and so the host's hang watchdog too).
-    scale = timeout_scale()
-    if scale != 1.0:
-        tests = [dataclasses.replace(t, timeout=max(1, round(t.timeout * scale))) for t in tests]
-    return tests, absent, binaries, build_initramfs(tests, binaries)
+from kpatchkit.run import reuse
 
 
 def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], *,
@@ -158,7 +48,7 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
     which run they come from. ``use_cache`` False (or ``$KPATCHKIT_RUN_REUSE=0``) boots every
     kernel and stores nothing. The kernels that boot share the free cores (``jobs``, else
     ``$KPATCHKIT_JOBS``, else the CPU count): one kernel alone runs its tests in that many
-    guests, two kernels one guest each per two cores (:mod:`kpatchkit.run.shard`).
+    guests, two kernels one guest each per two cores (:mod:`kpatchkit.guest.shard`).
     ``run_id`` names this run in the cache (default: the review's run id or the run dir's name).
     """
     if not kernels:
@@ -308,65 +198,14 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
                                          args=list(t.args),
                                          output="kpatchkit: not in this tree's selftests")
                               for t in absent)
-    _compare(report, {t.name for t in tests if t.program in extras or t.name in extras})
+    compare_kernels(report, {t.name for t in tests if t.program in extras or t.name in extras})
     return report
-
-
-def _compare(report: RunReport, generated: set[str]) -> None:
-    """Mark failures present on base too as pre-existing; fill the summary."""
-    bad = ("fail", "error", "timeout")
-    base = {r.test: r for r in report.results if r.kernel == "base"}
-    for r in report.results:
-        r.generated = r.test in generated
-        if r.kernel != "base" and r.result in bad and base.get(r.test) \
-                and base[r.test].result in bad:
-            r.preexisting = True
-            base[r.test].preexisting = True
-    # A timeout next to a pass that itself needed most of the budget says "slow machine", not
-    # "the patch broke it": report it as such instead of blaming either kernel.
-    by_test: dict[str, list[TestResult]] = {}
-    for r in report.results:
-        by_test.setdefault(r.test, []).append(r)
-    for runs in by_test.values():
-        for r in runs:
-            if r.result != "timeout" or r.known or not r.timeout:
-                continue
-            slow = [o for o in runs if o is not r and o.result == "pass"
-                    and o.seconds >= SLOW_FRACTION * r.timeout]
-            if slow:
-                r.known = (f"inconclusive: timed out after {r.timeout}s while the "
-                           f"{slow[0].kernel} kernel passed in {slow[0].seconds:.0f}s; "
-                           "the guest is too slow here for this test's timeout")
-    # Only the kernel under test can have new failures: with a patched kernel, base's own
-    # failures (or tests base never ran because its VM died) are context, not findings.
-    subject = _subject(report)
-    new_failures = [f"{r.kernel}:{r.test}" for r in report.results
-                    if r.kernel == subject and r.result in bad and not r.known
-                    and not r.preexisting]
-    report.summary = {
-        "tests": len({r.test for r in report.results}),
-        "by_kernel": {k.name: {res: sum(1 for r in report.results
-                                        if r.kernel == k.name and r.result == res)
-                               for res in ("pass", "fail", "skip", "error", "timeout")}
-                      for k in report.kernels},
-        "splats": {k.name: len(k.splats) for k in report.kernels},
-        "known": sorted({f"{r.test}" for r in report.results if r.known}),
-        "preexisting": sorted({r.test for r in report.results if r.preexisting}),
-        "new_failures": new_failures,
-        "infra": {k.name: k.outcome for k in report.kernels if k.outcome not in ("ok",)},
-    }
-
-
-def _subject(report: RunReport) -> str:
-    """The kernel under test: 'patched' when there is one, else 'base'."""
-    names = [k.name for k in report.kernels]
-    return "patched" if "patched" in names else (names[0] if names else "base")
 
 
 def exit_code(report: RunReport) -> int:
     """0 clean; 1 new failures, splats, panic or hang of the kernel under test; 3 when a kernel
     did not boot or the reference (base) kernel itself panicked or hung."""
-    subject = _subject(report)
+    subject = subject_kernel(report)
     for k in report.kernels:
         if k.outcome == "no-boot" or (k.name != subject and k.outcome != "ok"):
             return EXIT_INFRA

@@ -108,9 +108,9 @@ def boot_scenarios(tree, tests: list, fragments: list, work: Path, *, repo: Path
     The run stage's pieces (kbuild image, selftest build, initramfs, QEMU, collection), for a
     kernel config the run stage does not make itself (e.g. with gentests.config for KSM).
     """
+    from kpatchkit.guest import collect, qemu
+    from kpatchkit.guest.initramfs import GuestTest, build_initramfs
     from kpatchkit.kernel import kbuild, selftests
-    from kpatchkit.run import collect, qemu
-    from kpatchkit.run.initramfs import GuestTest, build_initramfs
 
     repo = Path(repo or tree.path)
     commit = commit or tree.head

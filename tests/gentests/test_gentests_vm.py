@@ -27,8 +27,9 @@ def run_report(tmp_path_factory):
     from kpatchkit.apply import apply_series
     from kpatchkit.fetch import load_series
     from kpatchkit.gentests import render_scenarios
-    from kpatchkit.run.initramfs import GuestTest
-    from kpatchkit.run.suite import KernelSpec, run_suite
+    from kpatchkit.guest.initramfs import GuestTest
+    from kpatchkit.guest.prepare import KernelSpec
+    from kpatchkit.run.suite import run_suite
 
     tree = real_tree("deb61")
     series = load_series(str(LORE / "series.mbox"), tree_path=Path(tree.path))
@@ -97,8 +98,8 @@ def test_612_library_tests_run_and_ksm_is_exercised(tmp_path_factory) -> None:
     from gentests_helpers import boot_scenarios
 
     from kpatchkit.gentests import render_scenarios
-    from kpatchkit.run.qemu import detect_accel
-    from kpatchkit.run.suite import kernel_fragments
+    from kpatchkit.guest.prepare import kernel_fragments
+    from kpatchkit.guest.qemu import detect_accel
 
     tree = real_tree("deb612")
     out = Path(os.environ.get("KPATCHKIT_GENTESTS_VM_OUT") or tmp_path_factory.mktemp("vm"))
@@ -121,8 +122,9 @@ def test_61_ksm_and_two_guest_cpus_with_the_series(tmp_path_factory) -> None:
     from kpatchkit.apply import apply_series
     from kpatchkit.fetch import load_series
     from kpatchkit.gentests import render_scenarios
-    from kpatchkit.run.initramfs import GuestTest
-    from kpatchkit.run.suite import KernelSpec, run_suite
+    from kpatchkit.guest.initramfs import GuestTest
+    from kpatchkit.guest.prepare import KernelSpec
+    from kpatchkit.run.suite import run_suite
 
     tree = real_tree("deb61")
     series = load_series(str(LORE / "series.mbox"), tree_path=Path(tree.path))

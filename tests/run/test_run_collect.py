@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kpatchkit.run.collect import collect
-from kpatchkit.run.initramfs import GuestTest, find_busybox, render_init, render_list
-from kpatchkit.run.qemu import VmOutcome
+from kpatchkit.guest.collect import collect
+from kpatchkit.guest.compare import compare_kernels
+from kpatchkit.guest.initramfs import GuestTest, find_busybox, render_init, render_list
+from kpatchkit.guest.qemu import VmOutcome
+from kpatchkit.records.results import KernelRun, RunReport, TestResult
+from kpatchkit.run.suite import exit_code
 
 RESULTS = """\
 KPATCHKIT-RESULTS-BEGIN\r
@@ -93,9 +96,6 @@ def test_guest_files_render(tmp_path):
 
 
 def test_compare_preexisting_and_slow_timeouts():
-    from kpatchkit.records.results import KernelRun, RunReport, TestResult
-    from kpatchkit.run.suite import _compare, exit_code
-
     rep = RunReport(tree="t", accel="tcg", kernels=[
         KernelRun("base", "a", "h", 1.0), KernelRun("patched", "b", "h", 1.0)])
     rep.results = [
@@ -105,7 +105,7 @@ def test_compare_preexisting_and_slow_timeouts():
         TestResult("base", "quick", "pass", seconds=10, timeout=1000),
         TestResult("patched", "quick", "timeout", timeout=1000),
         TestResult("base", "broken", "pass"), TestResult("patched", "broken", "fail")]
-    _compare(rep, set())
+    compare_kernels(rep, set())
     by = {(r.kernel, r.test): r for r in rep.results}
     assert by["base", "both_fail"].preexisting and by["patched", "both_fail"].preexisting
     assert by["patched", "slow"].known.startswith("inconclusive")
@@ -113,7 +113,7 @@ def test_compare_preexisting_and_slow_timeouts():
     assert rep.summary["new_failures"] == ["patched:quick", "patched:broken"]
     assert exit_code(rep) == 1
     rep.results = [r for r in rep.results if r.test in ("both_fail", "slow")]
-    _compare(rep, set())
+    compare_kernels(rep, set())
     assert exit_code(rep) == 0
     rep.kernels[0].outcome = "hang"  # the reference kernel hung: infrastructure, exit 3
     assert exit_code(rep) == 3

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kpatchkit.errors import InfraError, KpatchkitError
+from kpatchkit.guest.prepare import kernel_fragments
 from kpatchkit.kernel import kbuild, kconfig
 
 
@@ -37,7 +38,6 @@ def test_scenario_options_already_shipped_keep_the_run_kernels_config(tmp_path, 
     kernels of a run with the scenarios are the kernels of a run without (one build, not two),
     and an option nobody ships gets a fragment of its own, stable across calls."""
     from kpatchkit.gentests.render import load_scenarios
-    from kpatchkit.run.suite import kernel_fragments
 
     monkeypatch.setenv("KPATCHKIT_CACHE", str(tmp_path))
     wanted = sorted({o for sc in load_scenarios().values() for o in sc["kconfig"]})

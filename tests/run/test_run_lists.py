@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpatchkit.run.suite import upstream_list_path, upstream_tests
+from kpatchkit.guest.lists import upstream_list_path, upstream_tests
 
 DEBIAN = {"deb61": "/usr/src/linux-source-6.1.tar.xz",
           "deb612": "/usr/src/linux-source-6.12.tar.xz"}

@@ -1,4 +1,4 @@
-"""The run results cache (kpatchkit/run/reuse.py), sharding (shard.py), the guest init's test
+"""The run results cache (kpatchkit/run/reuse.py), sharding (guest/shard.py), the guest init's test
 selection and ``--tests auto`` (affected.py): keys on real inputs, what is (not) stored, and a
 whole run_suite with QEMU replaced by a fake guest that follows the same results protocol."""
 
@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from kpatchkit.guest import prepare, qemu, shard
+from kpatchkit.guest.initramfs import GuestTest, files_key, find_busybox, render_init
+from kpatchkit.guest.lists import upstream_tests
+from kpatchkit.guest.prepare import KernelSpec
 from kpatchkit.records import results as rec
-from kpatchkit.run import affected, qemu, reuse, shard
-from kpatchkit.run.initramfs import GuestTest, files_key, find_busybox, render_init
-from kpatchkit.run.suite import upstream_tests
+from kpatchkit.run import affected, reuse, suite
 
 UPSTREAM, KNOWN = upstream_tests("6.1")
 
@@ -274,7 +276,6 @@ class FakeGuests:
 
     def __init__(self, tmp_path: Path, monkeypatch, fail: set[str] = frozenset()) -> None:
         from kpatchkit.records.kbuild import KernelImage
-        from kpatchkit.run import suite
 
         self.boots: list[tuple[str, list[str]]] = []
         self.fail = set(fail)
@@ -290,12 +291,13 @@ class FakeGuests:
                                build_seconds=0.0, cached=True)
 
         monkeypatch.setattr(suite.kbuild, "build_image", build_image)
-        monkeypatch.setattr(suite.selftests, "tree_programs", lambda repo, commit: {
+        monkeypatch.setattr(prepare.selftests, "tree_programs", lambda repo, commit: {
             "t1", "t2", "t3", "t4", "t5"})
         bins = _binaries(tmp_path, [GuestTest(f"t{i}", f"t{i}") for i in range(1, 6)])
-        monkeypatch.setattr(suite.selftests, "build_selftests",
+        monkeypatch.setattr(prepare.selftests, "build_selftests",
                             lambda repo, commit, programs, extras: bins)
-        monkeypatch.setattr(suite, "build_initramfs", lambda tests, binaries: tmp_path / "initrd")
+        monkeypatch.setattr(prepare, "build_initramfs",
+                            lambda tests, binaries: tmp_path / "initrd")
         self.lists: dict[str, list[str]] = {}
         monkeypatch.setattr(suite.qemu, "run_vm", self.run_vm)
         monkeypatch.setattr(suite.qemu, "qemu_command", lambda *a, **kw: [
@@ -323,12 +325,10 @@ class FakeGuests:
 
 
 def _suite(tmp_path, name, commits, **kw):
-    from kpatchkit.run.suite import KernelSpec, run_suite
-
     tests = [GuestTest(f"t{i}", f"t{i}", timeout=60) for i in range(1, 6)]
     kernels = [KernelSpec(k, tmp_path, c) for k, c in zip(("base", "patched"), commits,
                                                           strict=False)]
-    return run_suite("t", kernels, tests, accel="tcg", work_dir=tmp_path / name, jobs=2,
+    return suite.run_suite("t", kernels, tests, accel="tcg", work_dir=tmp_path / name, jobs=2,
                      progress=lambda m: None, **kw)
 
 
@@ -390,8 +390,8 @@ def test_run_kernels_auto_orders_by_the_commits_real_files(mode, monkeypatch):
     """run_kernels(upstream='auto'): the files come from git (base..patched of the real tree)."""
     from runtest_git import commit_with_edit
 
+    import kpatchkit.run
     from kpatchkit.records.results import RunReport
-    from kpatchkit.run import run_kernels, suite
     from kpatchkit.trees.registry import resolve_tree
 
     tree = resolve_tree("deb61")
@@ -404,8 +404,8 @@ def test_run_kernels_auto_orders_by_the_commits_real_files(mode, monkeypatch):
         seen["tests"] = [t.name for t in tests]
         return RunReport(tree=tree_name, accel="tcg")
 
-    monkeypatch.setattr(suite, "run_suite", fake_suite)
-    rep = run_kernels(tree, base=tree.head, patched=patched, upstream=mode)
+    monkeypatch.setattr(kpatchkit.run, "run_suite", fake_suite)
+    rep = kpatchkit.run.run_kernels(tree, base=tree.head, patched=patched, upstream=mode)
     assert rep.selection["files"] == ["arch/x86/kvm/svm/nested.c"]
     first = [a["test"] for a in rep.selection["affected"]]
     assert "svm_vmcall_test" in first and "demand_paging_test" not in first

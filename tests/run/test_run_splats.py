@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kpatchkit.run.splats import classify_line, find_splats
+from kpatchkit.guest.splats import classify_line, find_splats
 
 BOOT = """\
 [    0.000000] Linux version 6.1.192 (kpatchkit@kpatchkit) #1 SMP

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kpatchkit.run import tap
+from kpatchkit.guest import tap
 
 KSELFTEST = """\
 TAP version 13

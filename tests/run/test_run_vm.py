@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 from runtest_git import commit_with_edit
 
-from kpatchkit.run.initramfs import GuestTest
-from kpatchkit.run.suite import KernelSpec, exit_code, run_suite, select_tests, upstream_tests
+from kpatchkit.guest import qemu
+from kpatchkit.guest.initramfs import GuestTest, build_initramfs
+from kpatchkit.guest.lists import select_tests, upstream_tests
+from kpatchkit.guest.prepare import KernelSpec
+from kpatchkit.kernel import kbuild, selftests
+from kpatchkit.run import reuse
+from kpatchkit.run.suite import exit_code, run_suite
 
 pytestmark = [pytest.mark.tree, pytest.mark.build, pytest.mark.vm]
 
@@ -130,16 +135,13 @@ def test_no_qemu_survives_a_killed_kpatchkit(tree, tmp_path):
     import sys
     import time
 
-    from kpatchkit.kernel import kbuild, selftests
-    from kpatchkit.run.initramfs import build_initramfs
-
     src = tmp_path / "kpatchkit_sleeper.c"
     src.write_text(HANG_C)
     img = kbuild.build_image(tree.path, tree.head)
     bins = selftests.build_selftests(tree.path, tree.head, [], {"kpatchkit_sleeper": src})
     initrd = build_initramfs([GuestTest("kpatchkit_sleeper", "kpatchkit_sleeper", [], 600)],
                              bins)
-    code = ("import sys; from pathlib import Path; from kpatchkit.run import qemu; "
+    code = ("import sys; from pathlib import Path; from kpatchkit.guest import qemu; "
             "qemu.run_vm(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), accel='tcg', "
             "test_timeouts={})")
     child = subprocess.Popen([sys.executable, "-c", code, str(img.path), str(initrd),
@@ -160,8 +162,6 @@ def test_a_second_run_of_the_same_base_is_served_from_the_results_cache(tree, tm
                                                                        monkeypatch):
     """Real kernel, real guests: the first run boots (in two guests, one per core) and stores;
     the second boots nothing and says which run its results come from."""
-    from kpatchkit.run import reuse
-
     store = tmp_path / "results-cache"
     monkeypatch.setattr(reuse, "_entry", lambda key: store / key)  # an empty cache for this test
     upstream, known = upstream_tests(tree.version)
@@ -175,7 +175,7 @@ def test_a_second_run_of_the_same_base_is_served_from_the_results_cache(tree, tm
     assert (store / k1.result_key / "result.json").is_file()
 
     booted = []
-    monkeypatch.setattr("kpatchkit.run.qemu.run_vm", lambda *a, **kw: booted.append(a))
+    monkeypatch.setattr(qemu, "run_vm", lambda *a, **kw: booted.append(a))
     second = run_suite(tree.name, base, tests, accel="tcg", debug=True, known=known,
                        work_dir=tmp_path / "second", jobs=2)
     (k2,) = second.kernels

@@ -1,0 +1,84 @@
+"""The tests a guest runs: the tree's upstream regression list, a selection from it, and
+gen-tests' generated tests, all as :class:`~kpatchkit.guest.initramfs.GuestTest`.
+
+``data/upstream-<ver>.toml`` holds the tests (program defaults to the name, timeout to
+``[defaults]``) and the known failures, each with its reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kpatchkit.guest.initramfs import GuestTest
+from kpatchkit.knowledge import ListOf, OneOf, Opt, load_toml
+
+DATA = Path(__file__).with_name("data")
+UPSTREAM_SCHEMA = {
+    "defaults": Opt({"timeout": Opt(int)}),
+    "test": Opt(ListOf({"name": str, "program": Opt(str), "args": Opt(ListOf(str)),
+                        "timeout": Opt(int)})),
+    "known": Opt(ListOf({"name": str, "accel": Opt(OneOf("tcg", "kvm")), "reason": str})),
+}
+
+
+def upstream_list_path(version: str) -> Path:
+    """data/upstream-<MAJOR.MINOR>.toml, else the newest list not newer than the tree (the
+    oldest list for a tree older than all of them)."""
+    lists = {}
+    for p in DATA.glob("upstream-*.toml"):
+        m = re.match(r"upstream-(\d+)\.(\d+)\.toml$", p.name)
+        if m:
+            lists[(int(m.group(1)), int(m.group(2)))] = p
+    want = tuple(int(x) for x in version.split(".")[:2])
+    fitting = [k for k in lists if k <= want]
+    return lists[max(fitting)] if fitting else lists[min(lists)]
+
+
+def upstream_tests(version: str) -> tuple[list[GuestTest], dict[tuple[str, str], str]]:
+    """The upstream regression list for a kernel version and its known failures.
+
+    Known failures are keyed by (test or program name, accel).
+    """
+    data = load_toml(upstream_list_path(version), UPSTREAM_SCHEMA)
+    default = int(data.get("defaults", {}).get("timeout", 180))
+    tests = [GuestTest(name=t["name"], program=t.get("program", t["name"]),
+                       args=list(t.get("args", [])), timeout=int(t.get("timeout", default)))
+             for t in data.get("test", [])]
+    known = {(k["name"], k.get("accel", "tcg")): k["reason"] for k in data.get("known", [])}
+    return tests, known
+
+
+def select_tests(all_tests: list[GuestTest], names: Sequence[str] | None) -> list[GuestTest]:
+    """``--tests a,b``: entries of the list by name, or any tree program with default args."""
+    if not names:
+        return list(all_tests)
+    by_name = {t.name: t for t in all_tests}
+    out = []
+    for n in names:
+        out.append(by_name.get(n) or GuestTest(name=n, program=n.split(":")[0]))
+    return out
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
+
+
+def generated_guest_tests(tests: list[Any] | None
+                          ) -> tuple[list[GuestTest], dict[str, Path], set[str]]:
+    """gen-tests' tests (records or their JSON: name, c_path, args, timeout, kconfig) as guest
+    tests, with their sources by name and the kernel options they need; shared by the local run
+    and the LAVA jobs."""
+    guest: list[GuestTest] = []
+    extras: dict[str, Path] = {}
+    options: set[str] = set()
+    for t in tests or []:
+        name = _get(t, "name")
+        extras[name] = Path(_get(t, "c_path"))
+        options.update(_get(t, "kconfig", []) or [])
+        guest.append(GuestTest(name=name, program=name,
+                               args=[str(a) for a in _get(t, "args", []) or []],
+                               timeout=int(_get(t, "timeout", 180) or 180)))
+    return guest, extras, options
