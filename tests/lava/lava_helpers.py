@@ -73,7 +73,7 @@ def fake_artifacts(tmp: Path) -> tuple[Path, Path]:
 
 
 def tap_console(results: dict[str, str], *, end: bool = True) -> list[str]:
-    """The console lines a kpatchkit guest prints (see kpatchkit/run/data/init.sh)."""
+    """The console lines a kpatchkit guest prints (see kpatchkit/guest/data/init.sh)."""
     lines = ["[    0.000000] Linux version 6.1.0", "KPATCHKIT-RESULTS-BEGIN", "TAP version 13",
              f"1..{len(results)}"]
     for i, (name, res) in enumerate(results.items(), 1):
