@@ -9,7 +9,8 @@ from kpatchkit.guest.collect import collect
 from kpatchkit.guest.compare import compare_kernels
 from kpatchkit.guest.initramfs import GuestTest, find_busybox, render_init, render_list
 from kpatchkit.guest.qemu import VmOutcome
-from kpatchkit.records.results import KernelRun, RunReport, TestResult
+from kpatchkit.records.results import KernelRun, RunReport
+from kpatchkit.records.results import TestResult as Result  # not "Test*": pytest would collect it
 from kpatchkit.run.suite import exit_code
 
 RESULTS = """\
@@ -99,12 +100,12 @@ def test_compare_preexisting_and_slow_timeouts():
     rep = RunReport(tree="t", accel="tcg", kernels=[
         KernelRun("base", "a", "h", 1.0), KernelRun("patched", "b", "h", 1.0)])
     rep.results = [
-        TestResult("base", "both_fail", "fail"), TestResult("patched", "both_fail", "fail"),
-        TestResult("base", "slow", "pass", seconds=950, timeout=1000),
-        TestResult("patched", "slow", "timeout", timeout=1000),
-        TestResult("base", "quick", "pass", seconds=10, timeout=1000),
-        TestResult("patched", "quick", "timeout", timeout=1000),
-        TestResult("base", "broken", "pass"), TestResult("patched", "broken", "fail")]
+        Result("base", "both_fail", "fail"), Result("patched", "both_fail", "fail"),
+        Result("base", "slow", "pass", seconds=950, timeout=1000),
+        Result("patched", "slow", "timeout", timeout=1000),
+        Result("base", "quick", "pass", seconds=10, timeout=1000),
+        Result("patched", "quick", "timeout", timeout=1000),
+        Result("base", "broken", "pass"), Result("patched", "broken", "fail")]
     compare_kernels(rep, set())
     by = {(r.kernel, r.test): r for r in rep.results}
     assert by["base", "both_fail"].preexisting and by["patched", "both_fail"].preexisting
