@@ -17,11 +17,11 @@ from kpatchkit.apply import apply_series
 from kpatchkit.fetch import load_series, series_mbox
 from kpatchkit.gentests import render_scenarios, write_upstream_patch
 from kpatchkit.gentests.render import select_scenarios
+from kpatchkit.guest.qemu import qemu_command
 from kpatchkit.lava.build import matrix_for_review
 from kpatchkit.records.series import Series
 from kpatchkit.records.tree import TreeInfo
 from kpatchkit.run import run_kernels
-from kpatchkit.guest.qemu import qemu_command
 from kpatchkit.trees import registry
 
 
