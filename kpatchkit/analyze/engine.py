@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from kpatchkit.analyze.cfg import FunctionCFG
 from kpatchkit.analyze.checks import fingerprint
-from kpatchkit.analyze.dataflow import CallSite, FunctionAnalysis, RawFinding, State, Summary
+from kpatchkit.analyze.dataflow import FunctionAnalysis
 from kpatchkit.analyze.knowledge import Knowledge
+from kpatchkit.analyze.lockstate import CallSite, RawFinding, State, Summary
 from kpatchkit.cache import content_hash
 from kpatchkit.records.findings import CallContext, Finding, TraceStep
 
