@@ -48,7 +48,7 @@ def _one_of(*keys: str) -> Any:
     return check
 
 
-# primitives.toml: the op chooses the fields (dataflow.apply_prim and its helpers).
+# primitives.toml: the op chooses the fields (primitives.apply_prim and its helpers).
 _LOCK = {"lock": Opt(OneOf("mmu_lock")), "lock_arg": Opt(int)}  # lock_of(): which lock
 _PRIM_OPS: dict[str, dict] = {
     **{op: {"mode": OneOf("read", "write", "spin"), "irq": Opt(bool), **_LOCK, "source": str}
@@ -76,7 +76,7 @@ PRIMITIVES = {
     "predicates": Opt(_cited({"names": Opt(ListOf(str)), "source": str})),
 }
 
-# iterators.toml: dataflow.apply_iter, engine.needs_of, the yield-in-walk check.
+# iterators.toml: primitives.apply_iter, engine.needs_of, the yield-in-walk check.
 ITERATORS = {
     "iterator": Opt(TableOf(_cited(
         {"mmu_lock": Opt(OneOf("read", "write", "held")), "mmu_lock_by_arg": Opt(int),
@@ -143,7 +143,7 @@ def _guard_writes(g: dict) -> tuple[str, str] | None:
     return None
 
 
-# guards.toml: protocols.Guards, dataflow.need_guard, engine.needs_of.
+# guards.toml: protocols.Guards, needs.need_guard, engine.needs_of.
 GUARDS = {
     "guard": Opt(TableOf(_cited(
         {"what": str, "mmu": OneOf("write"), "lock": Regex(), "source": str,
