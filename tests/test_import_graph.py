@@ -73,3 +73,11 @@ def test_no_dynamic_imports() -> None:
     hits = [p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py")
             if "importlib.import_module" in p.read_text() or "__import__(" in p.read_text()]
     assert not hits, hits
+
+
+def test_no_importlib() -> None:
+    """Modules are imported by name and data files read by path (``Path(__file__)``, through
+    kpatchkit/knowledge.py), so ``importlib`` has no use in the package: not even mentioned."""
+    hits = [p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py")
+            if "importlib" in p.read_text()]
+    assert not hits, hits

@@ -10,12 +10,12 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from kpatchkit.errors import InfraError, KpatchkitError, UserError
 from kpatchkit.knowledge import OneOf, Opt, TableOf, load_toml
 
-DATA = resources.files("kpatchkit.fetch") / "data" / "limits.toml"
+DATA = Path(__file__).with_name("data") / "limits.toml"
 SCHEMA = TableOf({"max": int, "unit": str, "what": str, "why": str,
                   "kind": Opt(OneOf("input", "infrastructure"))})
 

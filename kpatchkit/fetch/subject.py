@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from kpatchkit.knowledge import ListOf, Regex, load_toml
 
-DATA = resources.files("kpatchkit.fetch") / "data" / "subject.toml"
+DATA = Path(__file__).with_name("data") / "subject.toml"
 SCHEMA = {
     "reply_prefixes": ListOf(str, min=1),
     "patch_words": ListOf(str, min=1),

@@ -17,13 +17,13 @@ import email.utils
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from kpatchkit.knowledge import ListOf, Regex, load_toml
 
 _INBODY_KEYS = ("from", "date", "subject")
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z-]*):[ \t]*(.*)$")
-DATA = resources.files("kpatchkit.fetch") / "data" / "upstream.toml"
+DATA = Path(__file__).with_name("data") / "upstream.toml"
 SCHEMA = {
     "sha": Regex(),
     "spelling": ListOf({"name": str, "regex": Regex("sha")}, min=1),

@@ -12,7 +12,7 @@ import html
 import re
 from datetime import datetime
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 from kpatchkit.fetch.diffparse import find_diff_start
 from kpatchkit.fetch.mailparse import patch_from_text
@@ -24,7 +24,7 @@ _HEADER_RE = re.compile(r"^([A-Za-z][A-Za-z-]*):\s*(.*)$")
 # (with [^\]]* a line of many '[' is rescanned from each: quadratic).
 _PATCH_GROUP_RE = re.compile(r"\[[^\[\]]*PATCH", re.I)
 _PAGE_MAIL_RE = re.compile(r"^(?:From|Subject):|\[[^\[\]]*PATCH", re.M | re.I)
-DATA = resources.files("kpatchkit.fetch") / "data" / "archives.toml"
+DATA = Path(__file__).with_name("data") / "archives.toml"
 SCHEMA = {
     "hidden_domain": Regex(),
     "date_formats": ListOf(str),
