@@ -31,6 +31,17 @@ class BaseResolution(Record):
 
 
 @dataclass
+class PortedHunk(Record):
+    """One entry of ``CommitInfo.hunks`` read as a record (``apply.port.HunkOutcome``'s JSON)."""
+
+    file: str
+    hunk: int  # 1-based within the file
+    method: str  # context, function-replace, function-delete, function-insert, already-absent
+    functions: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
 class CommitInfo(Record):
     """One commit on the apply branch."""
 
@@ -41,6 +52,10 @@ class CommitInfo(Record):
     author: str = ""
     method: str = "am"  # "am" (applied as mailed), "already-applied", "reanchored", "drift"
     hunks: list[dict] = field(default_factory=list)  # re-anchoring per hunk (port.HunkOutcome)
+
+    def ported_hunks(self) -> list[PortedHunk]:
+        """``hunks`` as records."""
+        return [PortedHunk.from_json(h) for h in self.hunks]
 
 
 @dataclass
@@ -110,6 +125,17 @@ class ObsoleteInfo(Record):
     note: str = ""
 
 
+@dataclass
+class ApplyFailure(Record):
+    """``Applied.failure`` read as a record: the first hunk that stopped the series."""
+
+    patch: str  # "2/3"
+    file: str
+    reason: str
+    subject: str = ""
+    hunk: int | None = None  # 1-based within the file
+
+
 # What ``apply`` can conclude, in the order it checks (see kpatchkit/apply/outcome.py), and the
 # exit code each gives. ``applied``/``ported`` exit 1 instead when the compile proof fails.
 RESULT_EXIT = {
@@ -168,6 +194,10 @@ class Applied(Record):
     series: list[str] = field(default_factory=list)  # "1/2 subject" for every patch applied
     cached: bool = False
     seconds: float | None = None
+
+    def stopped_at(self) -> ApplyFailure | None:
+        """``failure`` as a record (None when nothing stopped the series)."""
+        return ApplyFailure.from_json(self.failure) if self.failure else None
 
     @property
     def ok(self) -> bool:

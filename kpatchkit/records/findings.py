@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kpatchkit.records.base import Record
 
@@ -36,6 +37,21 @@ class Finding(Record):
 
 
 @dataclass
+class LockContext(Record):
+    """``CallContext.context`` read as a record: the lock state at a call, merged over paths
+    (what ``kpatchkit.analyze.engine.context_of`` writes, plus ``paths`` and ``needs``)."""
+
+    mmu_lock: str  # "write", "read", "none", "caller's", or several joined by "|"
+    rcu: Any  # read-side depth, "entry+1"-style text without a base, or a list when paths differ
+    spinlocks: list[str] = field(default_factory=list)
+    preempt_off: bool = False
+    irqs_off: bool = False
+    walks: list[str] = field(default_factory=list)  # the iterators the call sits in
+    paths: int = 1
+    needs: list[str] = field(default_factory=list)  # what the callee requires, in words
+
+
+@dataclass
 class CallContext(Record):
     """A call and the lock context it runs in (added calls in differential mode)."""
 
@@ -44,6 +60,10 @@ class CallContext(Record):
     line: int
     context: dict = field(default_factory=dict)
     note: str = ""
+
+    def lock(self) -> LockContext:
+        """The lock context as a record (a context without mmu_lock/rcu raises TypeError)."""
+        return LockContext.from_json(self.context)
 
 
 @dataclass

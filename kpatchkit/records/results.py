@@ -62,6 +62,35 @@ class TestResult(Record):
 
 
 @dataclass
+class ReusedFrom(Record):
+    """``KernelRun.reused_from`` read as a record: the earlier run whose results were taken."""
+
+    run: str  # that run's id
+    key: str  # the results-cache key both runs share
+    date: str = ""  # ISO time of that run
+    run_dir: str = ""
+
+
+@dataclass
+class AffectedTest(Record):
+    """One test of a ``--tests auto``/``affected`` selection and why the patch's files pick it."""
+
+    test: str
+    why: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Selection(Record):
+    """``RunReport.selection`` read as a record (see its comment)."""
+
+    mode: str  # auto | affected
+    files: list[str] = field(default_factory=list)
+    affected: list[AffectedTest] = field(default_factory=list)
+    rest: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+
+
+@dataclass
 class KernelRun(Record):
     """One kernel: how it was built and how its boot went."""
 
@@ -91,6 +120,11 @@ class KernelRun(Record):
     # are the first guest's.
     guests: list[dict[str, Any]] = field(default_factory=list)
 
+    def reuse(self) -> ReusedFrom | None:
+        """Where these results were taken from (None: they ran here); a source that lacks a
+        field it needs raises TypeError rather than reading as empty."""
+        return ReusedFrom.from_json(self.reused_from) if self.reused_from else None
+
 
 @dataclass
 class RunReport(Record):
@@ -110,3 +144,7 @@ class RunReport(Record):
     # ("auto") or left out ("affected")], "ran": [names in run order]}. Empty: no selection.
     selection: dict[str, Any] = field(default_factory=dict)
     jobs: int = 1  # guests run at once (free cores)
+
+    def test_selection(self) -> Selection | None:
+        """Which tests a ``--tests auto``/``affected`` run picked and why (None: all ran)."""
+        return Selection.from_json(self.selection) if self.selection else None
