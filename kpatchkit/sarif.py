@@ -26,7 +26,7 @@ def _loc(file: str, line: int, function: str = "", text: str = "") -> dict[str, 
 
 
 def _rules(findings: list[Finding]) -> list[dict[str, Any]]:
-    rules = [{"id": c.id, "name": c.name.title().replace(" ", ""),
+    rules = [{"id": str(c.id), "name": c.name.title().replace(" ", ""),
               "shortDescription": {"text": c.name},
               "fullDescription": {"text": c.description},
               "defaultConfiguration": {"level": "error"}} for c in CHECKS.values()]

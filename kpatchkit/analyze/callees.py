@@ -21,6 +21,7 @@ from kpatchkit.analyze.lockstate import (
     with_fact,
 )
 from kpatchkit.analyze.needs import NeedChecks
+from kpatchkit.records.checks import CheckId
 
 
 class CalleeEvents(NeedChecks):
@@ -119,7 +120,7 @@ class CalleeEvents(NeedChecks):
                                   chain))
                 else:
                     self.need_mmu(need, line, s, tr, req.check, req.message, ev.name, chain)
-                    if not cond and req.check == "lock-requirement":
+                    if not cond and req.check == CheckId.LOCK_REQUIREMENT:
                         # Holding the callee's need is now assumed on this path, so a later
                         # contradicting need is reported here, not lifted.
                         refined = refine(refined, need)

@@ -24,6 +24,7 @@ from kpatchkit.analyze.cfg import Event, Node
 from kpatchkit.analyze.exits import ExitChecks
 from kpatchkit.analyze.lockstate import MAX_STATES, CallSite, State, add_step, replaced, with_fact
 from kpatchkit.analyze.primitives import PrimitiveEvents
+from kpatchkit.records.checks import CheckId
 
 
 class FunctionAnalysis(PrimitiveEvents, CalleeEvents, ExitChecks):
@@ -150,7 +151,7 @@ class FunctionAnalysis(PrimitiveEvents, CalleeEvents, ExitChecks):
     def apply_orders(self, ev: Event, st: State, tr: tuple) -> State:
         seen, broken = self.orders.step(ev.name, ev.line, st.seen)
         for v in broken:
-            self.report("order-violation", ev.line, v.message, tr, st,
+            self.report(CheckId.ORDER_VIOLATION, ev.line, v.message, tr, st,
                         evidence=f"rule {v.rule}: {v.source}")
         return replaced(st, seen=seen) if seen != st.seen else st
 

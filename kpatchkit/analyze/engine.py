@@ -11,6 +11,7 @@ from kpatchkit.analyze.dataflow import FunctionAnalysis
 from kpatchkit.analyze.knowledge import Knowledge
 from kpatchkit.analyze.lockstate import CallSite, RawFinding, State, Summary
 from kpatchkit.cache import content_hash
+from kpatchkit.records.checks import CheckId
 from kpatchkit.records.findings import CallContext, Finding, TraceStep
 
 
@@ -254,8 +255,8 @@ def analyze_cfgs(cfgs: list[FunctionCFG], kb: Knowledge, file: str,
 
     # Plain uses of __rcu pointers (the front end's address-space pass).
     for a in addr:
-        raw.setdefault(("rcu-address-space", a.function, a.line), RawFinding(
-            "rcu-address-space", a.function, a.line, a.message,
+        raw.setdefault((CheckId.RCU_ADDRESS_SPACE, a.function, a.line), RawFinding(
+            CheckId.RCU_ADDRESS_SPACE, a.function, a.line, a.message,
             [(a.line, "evidence", a.evidence)]))
     findings = [_finding(f, file) for f in raw.values()]
     findings.sort(key=lambda f: (f.line, f.check))
@@ -296,9 +297,10 @@ def _caller_entries(name: str, callee: FunctionCFG,
     return entries
 
 
-def _finding(f, file: str) -> Finding:
+def _finding(f: RawFinding, file: str) -> Finding:
+    # The record holds the id as a plain string (as read back from JSON), not the CheckId.
     return Finding(
-        id=fingerprint(f.check, f.function, f.message), check=f.check, function=f.function,
+        id=fingerprint(f.check, f.function, f.message), check=str(f.check), function=f.function,
         file=file, line=f.line, message=f.message,
         trace=[TraceStep(line, state, note) for line, state, note in f.trace],
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kpatchkit.analyze.lockstate import Effect, Req
 from kpatchkit.analyze.needs import NeedChecks
+from kpatchkit.records.checks import CheckId
 
 
 class ExitChecks(NeedChecks):
@@ -22,7 +23,7 @@ class ExitChecks(NeedChecks):
         # A return reported as leaking is left out of the summary (when other returns remain)
         # so the bug is reported once, where it is, not again in every caller.
         leaking = {ln for (check, ln, _m) in self.findings
-                   if check in ("rcu-leak", "lock-imbalance")}
+                   if check in (CheckId.RCU_LEAK, CheckId.LOCK_IMBALANCE)}
         exits = [e for e in self.exits if e[1] not in leaking] or self.exits
         effects: dict[tuple, Effect] = {}
         for st, line, _tr in exits:
@@ -37,31 +38,31 @@ class ExitChecks(NeedChecks):
         entry = {s.mmu for s in self.entry_states}
         for st, line, tr in self.exits:
             if self.base is not None and st.rcu > 0:
-                self.report("rcu-leak", line, "returns with rcu_read_lock() still held", tr,
+                self.report(CheckId.RCU_LEAK, line, "returns with rcu_read_lock() still held", tr,
                             st)
             if st.eff not in entry:
-                self.report("lock-imbalance", line, f"returns with mmu_lock {st.mmu} but was "
+                self.report(CheckId.LOCK_IMBALANCE, line, f"returns with mmu_lock {st.mmu} but was "
                             f"entered with it {'/'.join(sorted(entry))}", tr, st)
             if st.spins:
-                self.report("lock-imbalance", line, "returns with "
+                self.report(CheckId.LOCK_IMBALANCE, line, "returns with "
                             + ", ".join(sorted(st.spins)) + " still held", tr, st)
 
     def check_exits_consistent(self) -> None:
         for st, line, tr in self.exits:
             for other, oline, _ in self.exits:
                 if st.rcu > other.rcu and st.rcu > 0:
-                    self.report("rcu-leak", line,
+                    self.report(CheckId.RCU_LEAK, line,
                                 "returns with rcu_read_lock() held here but released on the "
                                 f"return at line {oline}", tr, st)
                 if st.spins - other.spins:
                     locks = ", ".join(sorted(st.spins - other.spins))
-                    self.report("lock-imbalance", line,
+                    self.report(CheckId.LOCK_IMBALANCE, line,
                                 f"returns with {locks} held here but released on the return "
                                 f"at line {oline}", tr, st)
                 if st.rel != other.rel and st.rel != "same":
                     what = "released" if st.rel == "none" else f"held for {st.rel}"
                     was = "unchanged" if other.rel == "same" else other.rel
-                    self.report("lock-imbalance", line,
+                    self.report(CheckId.LOCK_IMBALANCE, line,
                                 f"returns with mmu_lock {what} here but {was} on the return "
                                 f"at line {oline}", tr, st)
 

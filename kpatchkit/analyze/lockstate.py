@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from kpatchkit.records.checks import CheckId
+
 RCU_CAP = 4
 MAX_STATES = 256
 TRACE_LEN = 14
@@ -20,6 +22,10 @@ TRACE_LEN = 14
 # A condition on the function's parameters: (param name, predicate, value).
 # predicate "b": the parameter's truth value; "gfp": the gfp_t parameter allows sleeping.
 Cond = frozenset
+
+# Req.check of a lifted unlock of mmu_lock: not a check of its own; at the caller it is
+# reported as a double unlock or a lock imbalance, as the caller's state says (need_mmu).
+RELEASE = "release"
 
 
 class State(NamedTuple):
@@ -62,7 +68,7 @@ class Req:
     kind: str  # mmu | rcu | guard
     need: str | int  # mmu: read|write|held|none ; rcu: minimal entry depth; guard: its id
     cond: Cond
-    check: str
+    check: str  # a CheckId, or RELEASE
     message: str
     chain: tuple  # ((function, line, note), ...) from this function down to the primitive
 
@@ -111,7 +117,7 @@ class Summary:
 class RawFinding:
     """A finding before it becomes a record."""
 
-    check: str
+    check: CheckId
     function: str
     line: int
     message: str

@@ -11,6 +11,7 @@ import re
 from kpatchkit.analyze.cfg import FunctionCFG, Node
 from kpatchkit.analyze.knowledge import Knowledge
 from kpatchkit.analyze.lockstate import (
+    RELEASE,
     SATISFIES,
     CallSite,
     Cond,
@@ -24,6 +25,7 @@ from kpatchkit.analyze.lockstate import (
     via_text,
 )
 from kpatchkit.analyze.protocols import Guards, Orders
+from kpatchkit.records.checks import CheckId
 
 
 class NeedChecks:
@@ -74,7 +76,7 @@ class NeedChecks:
                 out.add((v, "t", b))
         return frozenset(out)
 
-    def report(self, check: str, line: int, message: str, trace: tuple, st: State,
+    def report(self, check: CheckId, line: int, message: str, trace: tuple, st: State,
                evidence: str = "") -> None:
         key = (check, line, message)
         if key not in self.findings:
@@ -127,15 +129,15 @@ class NeedChecks:
             return
         if st.eff in SATISFIES[need]:
             return
-        if check == "release":
-            check = "double-unlock" if st.eff == "none" else "lock-imbalance"
+        if check == RELEASE:
+            check = CheckId.DOUBLE_UNLOCK if st.eff == "none" else CheckId.LOCK_IMBALANCE
         held = "not held" if st.eff == "none" else f"held for {st.eff}"
         self.report(check, line, f"{message}, but here mmu_lock is {held}"
                     + via_text(chain, self.cfg.name), tr, st)
 
-    def need_rcu(self, depth: int, line: int, st: State, tr: tuple, check: str, message: str,
+    def need_rcu(self, depth: int, line: int, st: State, tr: tuple, check: CheckId, message: str,
                  what: str, chain: tuple | None = None) -> None:
-        own = chain is None and check == "rcu-outside-read-side"
+        own = chain is None and check == CheckId.RCU_OUTSIDE_READ_SIDE
         chain = chain or ((self.cfg.name, line, what),)
         have = st.rcu
         if own and self.base is None and have < depth and self.own_rcu \
@@ -170,14 +172,14 @@ class NeedChecks:
             for walk, wline, _args in node.walks:
                 info = self.kb.iterators.get(walk, {})
                 if info.get("yield_safe") is False:
-                    self.report("yield-in-walk", line,
+                    self.report(CheckId.YIELD_IN_WALK, line,
                                 f"{what}() may drop mmu_lock/RCU inside {walk}() (line "
                                 f"{wline}), which is not yield-safe"
                                 + via_text(chain, self.cfg.name), tr, st)
         atomic = callee_atomic or bool(st.spins) or st.preempt > 0 or st.irq > 0
         verb = "may drop the lock and reschedule" if kind == "yield" else "may sleep"
         if self.base is not None and self.base + rcu > 0 or self.base is None and rcu > 0:
-            self.report("sleep-in-rcu", line, f"{what}() {verb} inside an RCU read-side "
+            self.report(CheckId.SLEEP_IN_RCU, line, f"{what}() {verb} inside an RCU read-side "
                         "section" + via_text(chain, self.cfg.name), tr, st)
             if self.base is None and rcu > 0:
                 # The function's own RCU section (a sleep or a yield): reported here, not
@@ -186,7 +188,7 @@ class NeedChecks:
         elif atomic or mmu_eff in ("read", "write"):
             held = (f"mmu_lock held for {mmu_eff}" if mmu_eff in ("read", "write")
                     else "a spinlock held or preemption/IRQs off")
-            self.report("sleep-in-atomic", line, f"{what}() {verb} with {held}"
+            self.report(CheckId.SLEEP_IN_ATOMIC, line, f"{what}() {verb} with {held}"
                         + via_text(chain, self.cfg.name), tr, st)
         cond = self.param_cond(st) | extra
         self.summary.sleeps.append(SleepPoint(kind, cond, rcu, mmu if mmu != "E" else st.mmu,
@@ -200,11 +202,11 @@ class NeedChecks:
             return
         rule = self.guards.rule_text(gid)
         if st.eff == "E":
-            self.lift(Req("guard", gid, self.param_cond(st), "unguarded-write",
+            self.lift(Req("guard", gid, self.param_cond(st), CheckId.UNGUARDED_WRITE,
                           f"{what}: {rule}", chain))
             return
         held = "not held" if st.eff == "none" else f"held for {st.eff}"
-        self.report("unguarded-write", line,
+        self.report(CheckId.UNGUARDED_WRITE, line,
                     f"{chain[-1][2]} with mmu_lock {held} and {self.guards.lock_name(gid)} not "
                     f"held: {rule}" + via_text(chain, self.cfg.name), tr, st,
                     evidence=f"guard {gid}: {self.kb.guards[gid]['source']}")

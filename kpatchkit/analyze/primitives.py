@@ -9,6 +9,7 @@ from __future__ import annotations
 from kpatchkit.analyze.cfg import Event, Node
 from kpatchkit.analyze.lockstate import (
     RCU_CAP,
+    RELEASE,
     Cond,
     Req,
     State,
@@ -18,6 +19,7 @@ from kpatchkit.analyze.lockstate import (
     with_fact,
 )
 from kpatchkit.analyze.needs import NeedChecks
+from kpatchkit.records.checks import CheckId
 
 
 class PrimitiveEvents(NeedChecks):
@@ -46,20 +48,20 @@ class PrimitiveEvents(NeedChecks):
         if op == "rcu_unlock":
             if st.rcu_own and st.rcu <= 0 and self.base is None:
                 # This path already balanced its own rcu_read_lock(): one unlock too many.
-                self.report("rcu-unlock-unbalanced", line, f"{ev.name}() after this path "
+                self.report(CheckId.RCU_UNLOCK_UNBALANCED, line, f"{ev.name}() after this path "
                             "already released its rcu_read_lock()", tr, st)
             elif st.rcu <= 0 and self.base is None and any(ln < line for ln in self.own_rcu):
                 # The function opens the read side itself (above), but this path skipped it.
                 first = next(ln for ln in self.own_rcu if ln < line)
-                self.report("rcu-unlock-unbalanced", line, f"{ev.name}() on a path that did not "
-                            f"take this function's rcu_read_lock() (line {first})", tr, st)
+                self.report(CheckId.RCU_UNLOCK_UNBALANCED, line, f"{ev.name}() on a path that "
+                            f"did not take this function's rcu_read_lock() (line {first})", tr, st)
             else:
-                self.need_rcu(1, line, st, tr, "rcu-unlock-unbalanced",
+                self.need_rcu(1, line, st, tr, CheckId.RCU_UNLOCK_UNBALANCED,
                               f"{ev.name}() without a matching rcu_read_lock()", ev.name)
             st2 = replaced(st, rcu=max(st.rcu - 1, -RCU_CAP))
             return [(st2, add_step(tr, line, st2, self.base, ev.name))]
         if op == "rcu_deref":
-            self.need_rcu(1, line, st, tr, "rcu-outside-read-side",
+            self.need_rcu(1, line, st, tr, CheckId.RCU_OUTSIDE_READ_SIDE,
                           f"{ev.name}() outside an RCU read-side section", ev.name)
             return [(st, tr)]
         if op in ("preempt_off", "irq_off"):
@@ -76,7 +78,7 @@ class PrimitiveEvents(NeedChecks):
             return self.apply_assert(ev, prim, line, st, tr)
         if op == "yield":
             mode = prim["mode"]
-            self.need_mmu(mode, line, st, tr, "lock-requirement",
+            self.need_mmu(mode, line, st, tr, CheckId.LOCK_REQUIREMENT,
                           f"{ev.name}() needs mmu_lock held for {mode}", ev.name, None)
             self.sleep_point("yield", line, st, tr, node, ev.name, "dropped")
             return [(st, tr)]
@@ -100,17 +102,17 @@ class PrimitiveEvents(NeedChecks):
         if lock == "mmu_lock":
             mode = prim["mode"] if prim["mode"] in ("read", "write") else "write"
             if st.eff in ("read", "write"):
-                self.report("double-lock", line, f"{ev.name}(mmu_lock) while mmu_lock is "
+                self.report(CheckId.DOUBLE_LOCK, line, f"{ev.name}(mmu_lock) while mmu_lock is "
                             f"already held for {st.eff}", tr, st)
             elif st.eff == "E":
-                self.lift(Req("mmu", "none", self.param_cond(st), "double-lock",
+                self.lift(Req("mmu", "none", self.param_cond(st), CheckId.DOUBLE_LOCK,
                               f"{ev.name}(mmu_lock) needs mmu_lock not held",
                               ((self.cfg.name, line, ev.name),)))
                 st = replaced(st, assumed="none")
             st2 = replaced(st, mmu=mode, irq=st.irq + irq)
         else:
             if lock in st.spins:
-                self.report("double-lock", line, f"{ev.name}({lock}) while {lock} is already "
+                self.report(CheckId.DOUBLE_LOCK, line, f"{ev.name}({lock}) while {lock} is already "
                             "held", tr, st)
             st2 = replaced(st, spins=st.spins | {lock}, released=st.released - {lock},
                            irq=st.irq + irq)
@@ -122,20 +124,20 @@ class PrimitiveEvents(NeedChecks):
         if lock == "mmu_lock":
             mode = prim["mode"] if prim["mode"] in ("read", "write") else "write"
             if st.eff == "none":
-                self.report("double-unlock", line, f"{ev.name}(mmu_lock) while mmu_lock is "
+                self.report(CheckId.DOUBLE_UNLOCK, line, f"{ev.name}(mmu_lock) while mmu_lock is "
                             "not held", tr, st)
             elif st.eff in ("read", "write") and st.eff != mode:
-                self.report("lock-imbalance", line, f"{ev.name}(mmu_lock) but mmu_lock is "
+                self.report(CheckId.LOCK_IMBALANCE, line, f"{ev.name}(mmu_lock) but mmu_lock is "
                             f"held for {st.eff}", tr, st)
             elif st.eff == "E":
-                self.lift(Req("mmu", mode, self.param_cond(st), "release",
+                self.lift(Req("mmu", mode, self.param_cond(st), RELEASE,
                               f"{ev.name}(mmu_lock) needs mmu_lock held for {mode}",
                               ((self.cfg.name, line, ev.name),)))
                 st = replaced(st, assumed=mode)
             st2 = replaced(st, mmu="none", irq=st.irq - irq)
         else:
             if lock not in st.spins and lock in st.released:
-                self.report("double-unlock", line, f"{ev.name}({lock}) while {lock} is not "
+                self.report(CheckId.DOUBLE_UNLOCK, line, f"{ev.name}({lock}) while {lock} is not "
                             "held", tr, st)
             st2 = replaced(st, spins=st.spins - {lock}, released=st.released | {lock},
                            irq=st.irq - irq)
@@ -145,19 +147,19 @@ class PrimitiveEvents(NeedChecks):
         if "requires_by_arg" in prim:
             idx = prim["requires_by_arg"]
             val = self.eval_arg(ev.args[idx] if idx < len(ev.args) else "", st)
-            return self.by_arg_need(val, ev, line, st, tr, "lock-requirement",
+            return self.by_arg_need(val, ev, line, st, tr, CheckId.LOCK_REQUIREMENT,
                                     f"{ev.name}()")
         lock = self.lock_of(ev, prim)
         need = prim["requires"]
         if lock != "mmu_lock":
             return [(st, tr)]
-        self.need_mmu(need, line, st, tr, "lock-requirement",
+        self.need_mmu(need, line, st, tr, CheckId.LOCK_REQUIREMENT,
                       f"{ev.name}(mmu_lock) requires mmu_lock "
                       f"{'not held' if need == 'not_held' else 'held for ' + need}",
                       ev.name, None)
         return [(refine(st, need), tr)]
 
-    def by_arg_need(self, val, ev: Event, line: int, st: State, tr: tuple, check: str,
+    def by_arg_need(self, val, ev: Event, line: int, st: State, tr: tuple, check: CheckId,
                     what: str):
         """A requirement of read (argument true) or write (argument false)."""
         if val is True or val is False:
@@ -184,18 +186,18 @@ class PrimitiveEvents(NeedChecks):
         if info is None:
             return out
         if info.get("rcu"):
-            self.need_rcu(1, ev.line, st, tr, "rcu-outside-read-side",
+            self.need_rcu(1, ev.line, st, tr, CheckId.RCU_OUTSIDE_READ_SIDE,
                           f"{ev.name}() walks RCU-protected page tables outside "
                           "rcu_read_lock()", ev.name)
         if "mmu_lock" in info:
             need = info["mmu_lock"]
-            self.need_mmu(need, ev.line, st, tr, "lock-requirement",
+            self.need_mmu(need, ev.line, st, tr, CheckId.LOCK_REQUIREMENT,
                           f"{ev.name}() requires mmu_lock held for {need}", ev.name, None)
             out = [(refine(st, need), tr)]
         elif "mmu_lock_by_arg" in info:
             idx = info["mmu_lock_by_arg"]
             val = self.eval_arg(ev.args[idx] if idx < len(ev.args) else "", st)
-            out = self.by_arg_need(val, ev, ev.line, st, tr, "lock-requirement",
+            out = self.by_arg_need(val, ev, ev.line, st, tr, CheckId.LOCK_REQUIREMENT,
                                    f"{ev.name}()")
         return out
 
