@@ -8,7 +8,7 @@ from pathlib import Path
 from kpatchkit.errors import UserError
 from kpatchkit.lava.jobs import load_manifest
 from kpatchkit.lava.results import run_from_lava
-from kpatchkit.records.review import ReviewResult, StageRun
+from kpatchkit.records.review import ReviewResult, ReviewRun, StageRun
 
 PROVENANCE_KEY = "lava jobs"  # where review --lava-out records the jobs directory
 
@@ -16,18 +16,18 @@ PROVENANCE_KEY = "lava jobs"  # where review --lava-out records the jobs directo
 def attach(result: ReviewResult, files: list[str], jobs_dir: str | None) -> ReviewResult:
     """Fill ``result.run`` from LAVA's results (exports or job logs) of the jobs in
     ``jobs_dir`` (default: the directory the review wrote them to)."""
-    where = jobs_dir or (result.provenance or {}).get(PROVENANCE_KEY)
+    where = jobs_dir or result.provenance.get(PROVENANCE_KEY)
     if not where:
         raise UserError("--from-lava: which jobs? give --lava-jobs DIR (the --lava-out "
                         "directory holding manifest.json)")
     manifest = load_manifest(Path(where))
-    result.run = run_from_lava(manifest, [Path(f) for f in files])
+    result.run = ReviewRun.from_json(run_from_lava(manifest, [Path(f) for f in files]))
     stage = next((s for s in result.stages if s.name == "run"), None)
     if stage is None:
         stage = StageRun(name="run")
         result.stages.append(stage)
     stage.status, stage.error, stage.exit_code = "ok", "", 0
-    result.provenance = {**(result.provenance or {}), "engine": "LAVA",
+    result.provenance = {**result.provenance, "engine": "LAVA",
                          PROVENANCE_KEY: str(where),
                          "lava results": ", ".join(str(f) for f in files)}
     return result

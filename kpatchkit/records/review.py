@@ -1,19 +1,31 @@
 """What ``review`` produces and ``report`` renders: one record for a whole review run.
 
-The stage outputs (apply, analyze, gen-tests, run) are kept as the plain JSON objects those
-stages emit with ``--json``: the report reads data, never a stage's Python classes, so a stage can
-grow a field without breaking the report. What the review itself derives (per-scenario claim
-outcomes, the verdict, timings, provenance) is typed here.
+The stage outputs are the stages' own records (``Applied``, ``AnalysisDiff``, ``GeneratedTest``,
+``RunReport``), typed here as in the stage: the report reads their attributes, so a renamed field
+is an error where it is read, never an empty cell in a report. JSON exists only at the edges
+(review.json, the stage store): ``to_json``/``from_json``, versioned by ``schema``. What the review
+itself derives (per-scenario claim outcomes, the verdict, timings, provenance) is typed here too.
+
+Schema history: 1 kept the stage outputs as plain JSON objects; 2 types them. The JSON is the
+same (the stage objects always were those records' ``to_json()``), so a schema 1 file reads as 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from kpatchkit.records.applied import Applied
 from kpatchkit.records.base import Record
+from kpatchkit.records.claims import ClaimVerdict
+from kpatchkit.records.findings import AnalysisDiff, Finding
+from kpatchkit.records.gentests import GeneratedTest
+from kpatchkit.records.results import RunReport, TestResult
+from kpatchkit.records.tree import TreeInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READS_SCHEMAS = (1, 2)  # review.json versions from_json reads (1: the same JSON, see above)
 
 
 @dataclass
@@ -126,45 +138,123 @@ class Verdict(Record):
 
 
 @dataclass
+class ReviewAnalysis(AnalysisDiff):
+    """The analyze stage as a review runs it: ``AnalysisDiff`` merged over every C file the
+    series touches, and what the review notes about it (a file it could not analyse, or no
+    file to analyse)."""
+
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReviewRun(RunReport):
+    """The run stage as the review keeps it: ``RunReport``, plus where it ran when that was not
+    here (``kpatchkit report --from-lava``: ``engine`` "lava" and the jobs' files)."""
+
+    engine: str | None = None  # None: the local run ("local" in results.json)
+    lava: dict[str, Any] | None = None  # {jobs, missing, files} of the LAVA jobs read
+
+    @classmethod
+    def of(cls, report: RunReport, **extra: Any) -> ReviewRun:
+        """The review's view of a run stage's ``RunReport`` (no copy of its lists)."""
+        fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(RunReport)}
+        return cls(**fields, **extra)
+
+    def to_json(self) -> dict[str, Any]:
+        """RunReport's JSON; ``engine``/``lava`` only when the run was not local."""
+        data = super().to_json()
+        for key in ("engine", "lava"):
+            if data[key] is None:
+                del data[key]
+        return data
+
+
+@dataclass
+class ClaimBasis(Record):
+    """Whose claim the scenarios are judged against (``kpatchkit.report.basis`` decides; see
+    report/data/expectations.toml): the reference series', the user's ``--expect`` or none."""
+
+    kind: str = "none"  # reference | expect | none
+    tolerance: float = 0.1  # a regression check's allowed rise over base (one sample)
+    reason: str = ""  # why that tolerance
+    reference: str = ""  # kind "reference": the series' name, its archive URL, what matched
+    source: str = ""
+    matched: str = ""
+    claim: str = ""  # the reference's claim in words
+    expect: dict[str, str] = field(default_factory=dict)  # --expect: scenario -> bound text
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored shape: the reference's keys only for kind reference, expect when given."""
+        data = super().to_json()
+        if self.kind != "reference":
+            for key in ("reference", "source", "matched", "claim"):
+                del data[key]
+        if not self.expect:
+            del data["expect"]
+        return data
+
+
+@dataclass
 class ReviewResult(Record):
     """Everything one review run found; the single input of every report renderer."""
 
     run_id: str
     created: str  # ISO 8601 UTC
     tool_version: str
-    tree: dict[str, Any] = field(default_factory=dict)  # TreeInfo JSON
+    tree: TreeInfo | None = None  # None: --tree did not resolve ({} in review.json)
     series: SeriesInfo = field(default_factory=SeriesInfo)
-    applied: dict[str, Any] | None = None  # apply --json
-    analysis: dict[str, Any] | None = None  # analyze --json (differential)
-    tests: list[dict[str, Any]] = field(default_factory=list)  # gen-tests --json entries
+    applied: Applied | None = None  # None: apply did not run
+    analysis: ReviewAnalysis | None = None
+    tests: list[GeneratedTest] = field(default_factory=list)
     tests_patch: str = ""  # the generated tests as a patch to the tree, relative to the run dir
-    run: dict[str, Any] | None = None  # run --json: kernels, results, accel
+    run: ReviewRun | None = None
     scenarios: list[ScenarioOutcome] = field(default_factory=list)
-    # Issue 8's claims table: [{claim, configuration, measured, verdict, reason}, ...].
-    claims: list[dict[str, Any]] = field(default_factory=list)
+    claims: list[ClaimVerdict] = field(default_factory=list)  # the boot family's claims table
     # "file:line" -> [[line, text], ...] source lines around each finding (patched tree).
     excerpts: dict[str, list[list[Any]]] = field(default_factory=dict)
     stages: list[StageRun] = field(default_factory=list)
     verdict: Verdict = field(default_factory=Verdict)
     # The patch's own expectations (`review --expect SCENARIO=VALUE`), as given.
     expect: dict[str, str] = field(default_factory=dict)
-    # Whose claim the scenarios are judged against (see report/data/expectations.toml):
-    # {kind: reference | expect | none, reference, source, matched, claim, tolerance, reason}.
-    claim_basis: dict[str, Any] = field(default_factory=dict)
+    claim_basis: ClaimBasis = field(default_factory=ClaimBasis)
+    # What ran where, as the report's provenance table shows it: label -> text (or a list).
     provenance: dict[str, Any] = field(default_factory=dict)
     schema: int = SCHEMA_VERSION
 
+    def to_json(self) -> dict[str, Any]:
+        """review.json's object (the nested records with their own ``to_json`` shapes)."""
+        data = super().to_json()
+        data["tree"] = self.tree.to_json() if self.tree is not None else {}
+        data["run"] = self.run.to_json() if self.run is not None else None
+        data["claim_basis"] = self.claim_basis.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReviewResult:
+        """Read review.json of any schema in READS_SCHEMAS; the record is then the current one.
+
+        A stage record missing a field it requires (renamed, hand-edited) raises TypeError, and
+        a newer schema ValueError: ``kpatchkit report`` says the file is not a review it reads.
+        """
+        schema = data.get("schema", 1)
+        if schema not in READS_SCHEMAS:
+            raise ValueError(f"review.json schema {schema!r}: this kpatchkit reads "
+                             f"{', '.join(map(str, READS_SCHEMAS))}")
+        # Schema 1 and 2 are the same JSON; an unresolved tree is {} in both.
+        data = {**data, "tree": data.get("tree") or None, "schema": SCHEMA_VERSION}
+        return super().from_json(data)
+
     # Convenience views for renderers -------------------------------------------------------
 
-    def findings(self, status: str | None = None) -> list[dict[str, Any]]:
+    def findings(self, status: str | None = None) -> list[Finding]:
         """The analysis findings, optionally only those with ``status`` (new/fixed/unchanged)."""
-        found = (self.analysis or {}).get("findings") or []
-        return [f for f in found if status is None or f.get("status") == status]
+        found = self.analysis.findings if self.analysis is not None else []
+        return [f for f in found if status is None or f.status == status]
 
-    def results(self, kernel: str | None = None) -> list[dict[str, Any]]:
+    def results(self, kernel: str | None = None) -> list[TestResult]:
         """The run stage's per-test results, optionally for one kernel (base/patched)."""
-        res = (self.run or {}).get("results") or []
-        return [r for r in res if kernel is None or r.get("kernel") == kernel]
+        res = self.run.results if self.run is not None else []
+        return [r for r in res if kernel is None or r.kernel == kernel]
 
     def total_seconds(self) -> float:
         """Wall time of all stages that ran (cached ones count what the lookup took)."""

@@ -12,6 +12,9 @@ from typing import Any
 
 import jinja2
 
+from kpatchkit.records.applied import Applied, BlobCheck
+from kpatchkit.records.findings import AnalysisDiff, LockContext
+from kpatchkit.records.results import Splat
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report import chart
 from kpatchkit.report.judge import stops_after_apply
@@ -65,136 +68,95 @@ def _secs(value: Any) -> str:
     return f"{v:.1f} s"
 
 
-def blob_names(blobs: Any) -> list[str]:
-    """Preimage blob ids from apply's ``base.blobs`` (strings or {blob, path, ...} objects)."""
-    out = []
-    for b in blobs or []:
-        if isinstance(b, dict):
-            name = str(b.get("blob") or b.get("id") or "")
-            if b.get("path"):
-                name += f" ({b['path']})"
-            out.append(name)
-        else:
-            out.append(str(b))
-    return out
+def blob_names(blobs: list[BlobCheck]) -> list[str]:
+    """Preimage blob ids from apply's ``base.blobs``, with their path: '6250bd3d20c1 (x.c)'."""
+    return [b.blob + (f" ({b.path})" if b.path else "") for b in blobs]
 
 
-_FINDING_DEFAULTS = {"id": "", "check": "", "function": "", "file": "", "line": 0, "message": "",
-                     "status": "", "severity": ""}
-
-
-def _finding(f: dict[str, Any], excerpts: dict[str, list]) -> dict[str, Any]:
-    out = {**_FINDING_DEFAULTS, **f}
-    out["trace"] = [{"line": t.get("line", ""), "state": t.get("state", ""),
-                     "note": t.get("note", "")}
-                    if isinstance(t, dict) else {"line": "", "state": str(t), "note": ""}
-                    for t in f.get("trace") or []]
-    out["excerpt"] = excerpts.get(f"{out['file']}:{out['line']}", [])
-    return out
-
-
-def lock_context(ctx: dict[str, Any]) -> str:
+def lock_context(ctx: LockContext) -> str:
     """Analyzer lock state as a reviewer reads it: 'mmu_lock write, RCU 1, preempt off'."""
     parts = []
-    lock = ctx.get("mmu_lock")
+    lock = ctx.mmu_lock
     parts.append(f"mmu_lock {lock}" if lock and lock != "none" else "no mmu_lock")
-    if ctx.get("rcu"):
-        parts.append(f"RCU read-side (depth {ctx['rcu']})")
-    parts += [f"spinlock {x}" for x in ctx.get("spinlocks") or []]
-    parts += ["preemption off"] if ctx.get("preempt_off") else []
-    parts += ["IRQs off"] if ctx.get("irqs_off") else []
-    parts += [f"in {w}" for w in ctx.get("walks") or []]
-    if (ctx.get("paths") or 1) > 1:
-        parts.append(f"over {ctx['paths']} paths")
+    if ctx.rcu:
+        parts.append(f"RCU read-side (depth {ctx.rcu})")
+    parts += [f"spinlock {x}" for x in ctx.spinlocks]
+    parts += ["preemption off"] if ctx.preempt_off else []
+    parts += ["IRQs off"] if ctx.irqs_off else []
+    parts += [f"in {w}" for w in ctx.walks]
+    if (ctx.paths or 1) > 1:
+        parts.append(f"over {ctx.paths} paths")
     return ", ".join(parts)
 
 
-def _added_calls(analysis: dict[str, Any]) -> list[dict[str, Any]]:
+def _added_calls(analysis: AnalysisDiff) -> list[dict[str, Any]]:
+    """The added-call table's rows: the call, its lock context and needs in words."""
     rows = []
-    for c in analysis.get("added_calls") or []:
-        ctx, needs = c.get("context", ""), ""
-        if isinstance(ctx, dict):
-            needs = ", ".join(map(str, ctx.get("needs") or []))
-            ctx = lock_context(ctx)
-        elif isinstance(ctx, list):
-            ctx = ", ".join(str(x) for x in ctx)
-        rows.append({"function": c.get("function", ""), "call": c.get("call", ""),
-                     "line": c.get("line", ""), "context": ctx, "needs": needs,
-                     "note": c.get("note", "")})
+    for c in analysis.added_calls:
+        ctx = c.lock()
+        rows.append({"function": c.function, "call": c.call, "line": c.line,
+                     "context": lock_context(ctx), "needs": ", ".join(map(str, ctx.needs)),
+                     "note": c.note})
     return rows
 
 
 def _matrix(result: ReviewResult) -> tuple[list[str], list[dict[str, Any]]]:
-    """Tests x kernels: rows of {test, cells{kernel: result dict}, pre_existing}."""
+    """Tests x kernels: rows of {test, cells{kernel: cell}, generated, pre_existing, known}."""
     kernels: list[str] = []
     rows: dict[str, dict[str, Any]] = {}
     for r in result.results():
-        k = str(r.get("kernel", "?"))
-        if k not in kernels:
-            kernels.append(k)
-        row = rows.setdefault(str(r.get("test", "?")), {"test": str(r.get("test", "?")),
-                                                       "cells": {}, "generated": False})
-        row["cells"][k] = {"result": r.get("result", "?"), "seconds": r.get("seconds"),
-                           "fpcw": r.get("faults_per_cow_write"),
-                           "splats": len(r.get("splats") or []),
-                           "output": str(r.get("output") or "")[-1500:]
-                           if r.get("result") in ("fail", "error", "timeout") else ""}
-    generated = {str(t.get("name")) for t in result.tests}
+        if r.kernel not in kernels:
+            kernels.append(r.kernel)
+        row = rows.setdefault(r.test, {"test": r.test, "cells": {}, "generated": False})
+        row["cells"][r.kernel] = {
+            "result": r.result, "seconds": r.seconds, "fpcw": r.faults_per_cow_write,
+            "splats": len(r.splats),
+            "output": r.output[-1500:] if r.result in ("fail", "error", "timeout") else ""}
+    generated = {t.name for t in result.tests}
     for row in rows.values():
         row["generated"] = row["test"] in generated or row["test"].rsplit("/", 1)[-1] in generated
         res = [c["result"] for c in row["cells"].values()]
         row["pre_existing"] = len(res) > 1 and all(x in ("fail", "error", "timeout") for x in res)
-        row["known"] = next((r.get("known") for r in result.results()
-                             if r.get("test") == row["test"] and r.get("known")), "")
+        row["known"] = next((r.known for r in result.results()
+                             if r.test == row["test"] and r.known), "")
     ordered = sorted(rows.values(), key=lambda r: (not r["generated"], r["test"]))
     return kernels, ordered
 
 
-def _splat(kernel: str, test: str, s: Any) -> dict[str, Any]:
-    s = s if isinstance(s, dict) else {"title": str(s)}
-    return {"kernel": kernel, "test": s.get("test") or test or "",
-            "kind": s.get("kind") or s.get("type") or "splat",
-            "title": s.get("title") or s.get("message") or s.get("line") or "",
-            "function": s.get("function") or "", "location": s.get("location") or "",
-            "log": s.get("log") or s.get("excerpt") or s.get("text") or ""}
+def _splat(kernel: str, test: str, s: Splat) -> dict[str, Any]:
+    return {"kernel": kernel, "test": s.test or test, "kind": s.kind or "splat",
+            "title": s.title, "function": s.function or "", "location": s.location or "",
+            "log": s.text}
 
 
 def _splats(result: ReviewResult) -> list[dict[str, Any]]:
-    """Every splat: the kernel-level list (attributed or not) when the run gives one."""
-    out = []
-    kernels = (result.run or {}).get("kernels") or []
-    with_list = {str(k.get("name")) for k in kernels if "splats" in k}
-    for k in kernels:
-        out += [_splat(str(k.get("name")), "", s) for s in k.get("splats") or []]
-    for r in result.results():
-        if str(r.get("kernel")) not in with_list:
-            out += [_splat(str(r.get("kernel", "")), str(r.get("test", "")), s)
-                    for s in r.get("splats") or []]
+    """Every splat: each kernel's own list (attributed or not), and the results' splats of a
+    kernel the run does not list."""
+    kernels = result.run.kernels if result.run is not None else []
+    out = [_splat(k.name, "", s) for k in kernels for s in k.splats]
+    listed = {k.name for k in kernels}
+    out += [_splat(r.kernel, r.test, s) for r in result.results() if r.kernel not in listed
+            for s in r.splats]
     return out
 
 
-def _evidence(applied: dict[str, Any]) -> list[dict[str, Any]]:
+def _evidence(applied: Applied) -> list[dict[str, Any]]:
     """Apply's evidence records with their location as one 'file:function:line' text."""
     out = []
-    for e in applied.get("evidence") or []:
-        e = e if isinstance(e, dict) else {"text": str(e)}
-        where = ":".join(str(e[k]) for k in ("file", "function", "line") if e.get(k))
-        if e.get("hunk"):
-            where += f" (hunk {e['hunk']})"
-        out.append({"kind": str(e.get("kind") or "evidence"), "text": str(e.get("text") or ""),
-                    "patch": str(e.get("patch") or ""), "where": where,
-                    "commit": str(e.get("commit") or ""),
-                    "hunk_text": str(e.get("hunk_text") or ""),
-                    "target_text": str(e.get("target_text") or "")})
+    for e in applied.evidence:
+        where = ":".join(str(x) for x in (e.file, e.function, e.line) if x)
+        if e.hunk:
+            where += f" (hunk {e.hunk})"
+        out.append({"kind": e.kind or "evidence", "text": e.text, "patch": e.patch or "",
+                    "where": where, "commit": e.commit or "", "hunk_text": e.hunk_text,
+                    "target_text": e.target_text})
     return out
 
 
 def _context(result: ReviewResult) -> dict[str, Any]:
-    analysis = result.analysis or {}
-    findings = [_finding(f, result.excerpts) for f in result.findings()]
+    analysis, applied, run = result.analysis, result.applied, result.run
+    findings = [(f, result.excerpts.get(f"{f.file}:{f.line}", [])) for f in result.findings()]
     kernels, matrix = _matrix(result)
-    applied = result.applied or {}
-    run = result.run or {}
     stages = sorted(result.stages, key=lambda s: (STAGE_ORDER.index(s.name)
                                                  if s.name in STAGE_ORDER else 99))
     return {
@@ -202,25 +164,22 @@ def _context(result: ReviewResult) -> dict[str, Any]:
         "v": result.verdict,
         "series": result.series,
         "applied": applied,
-        "base": applied.get("base") or {},
-        "blobs": blob_names((applied.get("base") or {}).get("blobs")),
-        "compile": applied.get("compile") or {},
-        "commits": applied.get("commits") or [],
-        "drift_rules": applied.get("drift_rules") or [],
-        "evidence": _evidence(applied),
+        "blobs": blob_names(applied.base.blobs) if applied is not None else [],
+        "compile": applied.compile if applied is not None else None,
+        "evidence": _evidence(applied) if applied is not None else [],
         "stopped": stops_after_apply(applied),
-        "basis": result.claim_basis or {},
-        "findings_new": [f for f in findings if f["status"] == "new"],
-        "findings_fixed": [f for f in findings if f["status"] == "fixed"],
-        "findings_unchanged": [f for f in findings if f["status"] not in ("new", "fixed")],
-        "analysis_ran": result.analysis is not None,
-        "analysis_notes": analysis.get("notes") or analysis.get("warnings") or [],
-        "added_calls": _added_calls(analysis),
+        "basis": result.claim_basis,
+        "findings_new": [x for x in findings if x[0].status == "new"],
+        "findings_fixed": [x for x in findings if x[0].status == "fixed"],
+        "findings_unchanged": [x for x in findings if x[0].status not in ("new", "fixed")],
+        "analysis_ran": analysis is not None,
+        "analysis_notes": analysis.notes if analysis is not None else [],
+        "added_calls": _added_calls(analysis) if analysis is not None else [],
         "kernels": kernels,
         "matrix": matrix,
-        "run_kernels": run.get("kernels") or [],
-        "run_notes": run_notes(run),
-        "accel": run.get("accel", ""),
+        "run_kernels": run.kernels if run is not None else [],
+        "run_notes": run_notes(run) if run is not None else [],
+        "accel": run.accel if run is not None else "",
         "scenarios": result.scenarios,
         "chart": chart.cow_chart(result.scenarios),
         "splats": _splats(result),

@@ -1,23 +1,30 @@
 """From stage outputs to per-scenario outcomes and the review's verdict.
 
 Nothing here is hard-coded about the reference patch: a scenario's expectations come from the
-gen-tests data (its ``expectations`` object), the measured numbers from the run stage's results,
-and whose claim those expectations are from ``data/expectations.toml``. For the reference series
-(or a scenario the user gave ``--expect`` for) a scenario is a claim; for any other patch it is a
-regression check: patched must not exceed base beyond the base's spread.
+gen-tests data (its ``expectations`` object, read in ``bounds``), the measured numbers from the
+run stage's results, and whose claim those expectations are from ``data/expectations.toml``
+(``basis``). For the reference series (or a scenario the user gave ``--expect`` for) a scenario
+is a claim; for any other patch it is a regression check: patched must not exceed base beyond
+the base's spread.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-from kpatchkit.errors import KpatchkitError
-from kpatchkit.knowledge import ListOf, Opt, TableOf, load_toml
+from kpatchkit.records.gentests import GeneratedTest
+from kpatchkit.records.results import KernelRun, Splat, TestResult
 from kpatchkit.records.review import Bound, ReviewResult, ScenarioOutcome, Verdict
+from kpatchkit.report.basis import (  # re-exported: the knowledge loader table names them here
+    DATA as DATA,
+)
+from kpatchkit.report.basis import SCHEMA as SCHEMA
+from kpatchkit.report.basis import JudgingBasis, claim_basis
+from kpatchkit.report.basis import expectation_data as expectation_data
+from kpatchkit.report.bounds import METRIC, parse_expectations, scenario_kind
+from kpatchkit.report.bounds import parse_bound as parse_bound
+from kpatchkit.report.bounds import parse_expect as parse_expect
 from kpatchkit.report.outcome import (  # re-exported: report and review read them from here
     LEGACY_RESULTS as LEGACY_RESULTS,
 )
@@ -27,247 +34,60 @@ from kpatchkit.report.outcome import obsolete_text, stop_verdict
 from kpatchkit.report.outcome import stops_after_apply as stops_after_apply
 from kpatchkit.report.sanitize import number
 
-METRIC = "faults_per_cow_write"
 BAD_RESULTS = ("fail", "error", "timeout")
-# Names the expectation data may use for the two kernels.
-_KERNEL_ALIASES = {
-    "base": "base", "unpatched": "base", "without": "base", "before": "base", "baseline": "base",
-    "patched": "patched", "with": "patched", "after": "patched", "head": "patched",
-}
-_DEFAULT_TOL = 0.1  # relative tolerance for a bare "about X"
-
-
-def parse_bound(spec: Any) -> Bound | None:
-    """Read one expected value: a number (about), "<= x", "~x", {"min","max"}, {"approx","tol"}."""
-    if spec is None:
-        return None
-    if isinstance(spec, bool):
-        return None
-    if isinstance(spec, (int, float)):
-        lo, hi = spec * (1 - _DEFAULT_TOL), spec * (1 + _DEFAULT_TOL)
-        return Bound(min=round(lo, 4), max=round(hi, 4))
-    if isinstance(spec, str):
-        m = re.fullmatch(r"\s*(<=|>=|<|>|~|≈|=|==)?\s*([0-9.]+)\s*", spec)
-        if not m:
-            return None
-        op, val = m.group(1) or "~", float(m.group(2))
-        if op in ("<=", "<"):
-            return Bound(max=val)
-        if op in (">=", ">"):
-            return Bound(min=val)
-        return parse_bound(val)
-    if isinstance(spec, dict):
-        lo = spec.get("min", spec.get("ge", spec.get("gte")))
-        hi = spec.get("max", spec.get("le", spec.get("lte")))
-        approx = spec.get("approx", spec.get("about", spec.get("value")))
-        if approx is not None:
-            tol = spec.get("tol", spec.get("tolerance"))
-            if tol is None:
-                tol = abs(float(approx)) * float(spec.get("rel_tol", _DEFAULT_TOL))
-            lo = float(approx) - float(tol) if lo is None else lo
-            hi = float(approx) + float(tol) if hi is None else hi
-        if lo is None and hi is None:
-            return None
-        return Bound(min=None if lo is None else float(lo), max=None if hi is None else float(hi))
-    return None
-
-
-def parse_expectations(exp: Any, metric: str = METRIC) -> dict[str, Bound]:
-    """Return {"base": Bound, "patched": Bound} for ``metric`` from a scenario's expectations.
-
-    Accepted shapes: ``{kernel: {metric: spec}}``, ``{metric: {kernel: spec}}``,
-    ``{"base_" + metric: spec}`` and a list of ``{"kernel", "metric", ...bound}`` entries.
-    """
-    out: dict[str, Bound] = {}
-    if isinstance(exp, list):
-        for item in exp:
-            if isinstance(item, dict) and item.get("metric", metric) == metric:
-                kernel = _KERNEL_ALIASES.get(str(item.get("kernel", "")).lower())
-                bound = parse_bound(item)
-                if kernel and bound:
-                    out[kernel] = bound
-        return out
-    if not isinstance(exp, dict):
-        return out
-    for key, val in exp.items():
-        k = str(key).lower()
-        if k in _KERNEL_ALIASES and isinstance(val, dict) and metric in val:
-            bound = parse_bound(val[metric])
-            if bound:
-                out[_KERNEL_ALIASES[k]] = bound
-        elif k == metric and isinstance(val, dict):
-            for kk, spec in val.items():
-                kernel = _KERNEL_ALIASES.get(str(kk).lower())
-                bound = parse_bound(spec)
-                if kernel and bound:
-                    out[kernel] = bound
-        else:
-            for alias, kernel in _KERNEL_ALIASES.items():
-                if k in (f"{alias}_{metric}", f"{metric}_{alias}"):
-                    bound = parse_bound(val)
-                    if bound:
-                        out[kernel] = bound
-    return out
-
-
-DATA = Path(__file__).with_name("data") / "expectations.toml"
-SCHEMA = {
-    # the reference series: matched by message_id or subject, its claim shown with its source
-    "reference": Opt({"name": str, "source": str, "message_ids": Opt(ListOf(str)),
-                      "subjects": Opt(ListOf(str)), "claim": str}),
-    "regression": Opt({"tolerance": float, "reason": str, "min_tolerance": Opt(float),
-                       "scenario": Opt(TableOf({"tolerance": float, "reason": str}))}),
-}
-
-
-@cache
-def expectation_data(path: Path = DATA) -> dict[str, Any]:
-    """The reference series and the regression tolerance (``data/expectations.toml``)."""
-    return load_toml(path, SCHEMA)
-
-
-def _norm_subject(text: str) -> str:
-    text = re.sub(r"^\s*(\[[^\]]*\]\s*)+", "", str(text or ""))
-    return " ".join(text.split()).lower()
-
-
-def parse_expect(items: list[str] | dict[str, Any] | None) -> dict[str, Bound]:
-    """``--expect SCENARIO=VALUE`` (repeatable) as {scenario: Bound} for the patched kernel.
-
-    VALUE is a number of faults per COW write (about it, within 10%), or "<=x", ">=x", "~x".
-    Bad syntax is a KpatchkitError (exit 2); which scenarios exist is the caller's check.
-    """
-    pairs = list(items.items()) if isinstance(items, dict) else []
-    for item in items if isinstance(items, list) else []:
-        name, sep, value = str(item).partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_]+", name.strip()):
-            raise KpatchkitError(f"--expect {item!r}: give SCENARIO=VALUE, "
-                                 "e.g. cow_anon_thp_off=1.0")
-        pairs.append((name.strip(), value.strip()))
-    out: dict[str, Bound] = {}
-    for name, value in pairs:
-        bound = parse_bound(value) if isinstance(value, str) else None
-        if bound is None:
-            raise KpatchkitError(f"--expect {name}={value}: VALUE must be faults per COW write, "
-                                 "a number such as 1.0 or a bound such as '<=1.05'")
-        out[name] = bound
-    return out
 
 
 @dataclass
-class ClaimBasis:
-    """Whose claim the scenarios are judged against in one review."""
+class Expected:
+    """The bounds a scenario is judged by on each kernel (None: any value)."""
 
-    kind: str = "none"  # reference | expect | none
-    reference: dict[str, Any] = field(default_factory=dict)  # data's [reference], when it applies
-    matched: str = ""  # what identified the reference series
-    expect: dict[str, Bound] = field(default_factory=dict)  # the user's, per scenario
-    tolerance: float = 0.1
-    reason: str = ""
-    per_scenario: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def tolerance_for(self, scenario: str) -> tuple[float, str]:
-        """The allowed rise over base for a scenario with one sample, and why."""
-        own = self.per_scenario.get(scenario) or {}
-        return (float(own.get("tolerance", self.tolerance)),
-                " ".join(str(own.get("reason", self.reason)).split()))
-
-    def to_json(self) -> dict[str, Any]:
-        """What the review record keeps (``ReviewResult.claim_basis``)."""
-        out: dict[str, Any] = {"kind": self.kind, "tolerance": self.tolerance,
-                               "reason": " ".join(self.reason.split())}
-        if self.reference:
-            out.update(reference=self.reference.get("name", ""),
-                       source=self.reference.get("source", ""), matched=self.matched,
-                       claim=" ".join(str(self.reference.get("claim", "")).split()))
-        if self.expect:
-            out["expect"] = {k: b.describe() for k, b in self.expect.items()}
-        return out
+    base: Bound | None = None
+    patched: Bound | None = None
 
 
-def reference_match(result: ReviewResult, data: dict[str, Any] | None = None) -> str:
-    """What identifies the reviewed series as the reference series ('' if it is not)."""
-    ref = (data or expectation_data()).get("reference") or {}
-    ids = {str(m).strip("<>") for m in ref.get("message_ids") or []}
-    subjects = {_norm_subject(s) for s in ref.get("subjects") or []}
-    for p in result.series.patches:
-        if p.message_id and p.message_id.strip("<>") in ids:
-            return f"Message-ID <{p.message_id.strip('<>')}>"
-        if subjects and _norm_subject(p.subject) in subjects:
-            return f"subject \"{p.subject}\""
-    return ""
+def _runs_of(result: TestResult, test: GeneratedTest) -> bool:
+    """True if ``result`` is a run of the generated ``test`` (by name or scenario id, with or
+    without a directory)."""
+    names = {test.name, test.scenario}
+    return result.test in names or result.test.rsplit("/", 1)[-1] in names
 
 
-def claim_basis(result: ReviewResult, data: dict[str, Any] | None = None) -> ClaimBasis:
-    """Decide, from data and the user's --expect, whose claim this review judges."""
-    data = data or expectation_data()
-    reg = data.get("regression") or {}
-    basis = ClaimBasis(tolerance=float(reg.get("tolerance", 0.1)),
-                       reason=str(reg.get("reason", "")),
-                       per_scenario=dict(reg.get("scenario") or {}),
-                       expect=parse_expect(result.expect))
-    basis.matched = reference_match(result, data)
-    if basis.matched:
-        basis.kind, basis.reference = "reference", dict(data.get("reference") or {})
-    elif basis.expect:
-        basis.kind = "expect"
-    return basis
-
-
-def _samples(results: list[dict[str, Any]], kernel: str, test: dict[str, Any],
+def _samples(results: list[TestResult], kernel: str, test: GeneratedTest,
              metric: str) -> list[float]:
-    """Every figure the run measured for a scenario on one kernel (repeats, or a samples list)."""
-    names = {str(test.get("name", "")), str(test.get("scenario", ""))}
+    """Every figure the run measured for a scenario on one kernel (one per repeat)."""
     out: list[float] = []
     for r in results:
-        name = str(r.get("test", ""))
-        if r.get("kernel") != kernel or (name not in names
-                                         and name.rsplit("/", 1)[-1] not in names):
-            continue
-        listed = (r.get("metrics") or {}).get(f"{metric}_samples") or r.get(f"{metric}_samples")
-        if isinstance(listed, list):
-            out += [float(v) for v in listed if isinstance(v, (int, float))]
-        else:
+        if r.kernel == kernel and _runs_of(r, test):
             v = _metric(r, metric)
             out += [v] if v is not None else []
     return out
 
 
-def _is_control(test: dict[str, Any], bounds: dict[str, Bound]) -> bool:
-    exp = test.get("expectations")
-    if isinstance(exp, dict) and (exp.get("control") or exp.get("kind") == "control"):
+def _is_control(test: GeneratedTest, bounds: Expected) -> bool:
+    if scenario_kind(test.expectations).is_control:
         return True
-    if test.get("control") or test.get("kind") == "control":
-        return True
-    b, p = bounds.get("base"), bounds.get("patched")
-    return b is not None and p is not None and b == p
+    return bounds.base is not None and bounds.base == bounds.patched
 
 
-def _result_for(results: list[dict[str, Any]], kernel: str, test: dict[str, Any]) -> dict | None:
-    names = {str(test.get("name", "")), str(test.get("scenario", ""))}
-    for r in results:
-        if r.get("kernel") != kernel:
-            continue
-        name = str(r.get("test", ""))
-        if name in names or name.rsplit("/", 1)[-1] in names:
-            return r
-    return None
+def _result_for(results: list[TestResult], kernel: str, test: GeneratedTest
+                ) -> TestResult | None:
+    return next((r for r in results if r.kernel == kernel and _runs_of(r, test)), None)
 
 
-def _metric(result: dict | None, metric: str) -> float | None:
-    if not result:
+def _metric(result: TestResult | None, metric: str) -> float | None:
+    if result is None:
         return None
-    val = result.get(metric)
+    val = result.faults_per_cow_write if metric == METRIC else None
     if val is None:
-        val = (result.get("metrics") or {}).get(metric)
+        val = result.metrics.get(metric)
     return number(val)  # NaN, Infinity or text from a corrupt record: not measured
 
 
-def _check_of(test: dict[str, Any], bounds: dict[str, Bound], basis: ClaimBasis | None
-              ) -> tuple[str, dict[str, Bound], str]:
+def _check_of(test: GeneratedTest, bounds: Expected, basis: JudgingBasis | None
+              ) -> tuple[str, Expected, str]:
     """(check, bounds to judge by, claim column) for one scenario in this review."""
-    name = str(test.get("name", ""))
-    sid = str(test.get("scenario") or name)
+    name = test.name
+    sid = test.scenario or name
     user = None
     if basis is not None:
         user = next((basis.expect[k] for k in (sid, name, name.removesuffix("_test"))
@@ -275,36 +95,36 @@ def _check_of(test: dict[str, Any], bounds: dict[str, Bound], basis: ClaimBasis 
     if _is_control(test, bounds):
         return "control", bounds, "control (expected equal on both kernels)"
     if user is not None:
-        return "claim", {"patched": user}, f"--expect: patched {user.describe()}"
-    if not bounds:
+        return "claim", Expected(patched=user), f"--expect: patched {user.describe()}"
+    if bounds.base is None and bounds.patched is None:
         return "correctness", bounds, "correctness only"
-    patched = bounds["patched"].describe() if bounds.get("patched") else "any"
+    patched = bounds.patched.describe() if bounds.patched else "any"
     if basis is None:
         return "claim", bounds, f"scenario data: patched {patched}"
     if basis.kind == "reference":
         return "claim", bounds, f"reference series: patched {patched}"
-    return "regression", {}, "no claim"
+    return "regression", Expected(), "no claim"
 
 
-def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
-                   metric: str = METRIC, basis: ClaimBasis | None = None) -> ScenarioOutcome:
+def judge_scenario(test: GeneratedTest, results: list[TestResult],
+                   metric: str = METRIC, basis: JudgingBasis | None = None) -> ScenarioOutcome:
     """Judge one generated scenario from the two kernels' results and its expectations.
 
     ``basis`` says whose claim the review judges (see ``claim_basis``); without it the
     scenario data's bounds are applied as they are.
     """
-    check, bounds, claim = _check_of(test, parse_expectations(test.get("expectations"), metric),
-                                     basis)
+    check, bounds, claim = _check_of(test, Expected(**parse_expectations(test.expectations,
+                                                                         metric)), basis)
     rb, rp = _result_for(results, "base", test), _result_for(results, "patched", test)
     out = ScenarioOutcome(
-        scenario=str(test.get("scenario") or test.get("name")), test=str(test.get("name", "")),
+        scenario=test.scenario or test.name, test=test.name,
         metric=metric, base=_metric(rb, metric), patched=_metric(rp, metric),
-        expect_base=bounds.get("base"), expect_patched=bounds.get("patched"),
-        base_result=(rb or {}).get("result", ""), patched_result=(rp or {}).get("result", ""),
+        expect_base=bounds.base, expect_patched=bounds.patched,
+        base_result=rb.result if rb else "", patched_result=rp.result if rp else "",
         is_claim=check in ("claim", "regression"), check=check, claim=claim,
         claim_status="no-claim" if check == "regression" else "",
     )
-    if check == "regression":
+    if check == "regression" and basis is not None:  # (a regression check has a basis)
         out.tolerance, out.tolerance_basis = _tolerance(basis, out.scenario, results, test,
                                                         metric)
         if out.base is not None:
@@ -324,7 +144,7 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
         return out
     if "skip" in (out.base_result, out.patched_result):
         out.outcome = "skipped"
-        why = (rp.get("reason") or rb.get("reason") or _skip_reason(rp) or _skip_reason(rb))
+        why = _skip_reason(rp) or _skip_reason(rb)
         out.reason = "skipped" + (f": {why}" if why else "") + " (no figure to judge)"
         return out
     if check == "correctness":
@@ -354,15 +174,14 @@ def judge_scenario(test: dict[str, Any], results: list[dict[str, Any]],
     return out
 
 
-def _tolerance(basis: ClaimBasis | None, scenario: str, results: list[dict[str, Any]],
-               test: dict[str, Any], metric: str) -> tuple[float, str]:
+def _tolerance(basis: JudgingBasis, scenario: str, results: list[TestResult],
+               test: GeneratedTest, metric: str) -> tuple[float, str]:
     """The rise over base a regression check allows: the base's measured spread when the run
     has several samples, else the data's tolerance for one sample (with its reason)."""
-    basis = basis or ClaimBasis()
     samples = _samples(results, "base", test, metric)
     if len(samples) > 1:
         spread = round(max(samples) - min(samples), 4)
-        floor = float((expectation_data().get("regression") or {}).get("min_tolerance", 0.0))
+        floor = float(basis.regression.min_tolerance)
         why = f"the base kernel's spread over {len(samples)} samples"
         if spread < floor:
             return floor, why + f" ({spread:g}) raised to the floor {floor:g}"
@@ -371,8 +190,8 @@ def _tolerance(basis: ClaimBasis | None, scenario: str, results: list[dict[str, 
     return tol, "one sample per kernel: " + reason if reason else "one sample per kernel"
 
 
-def _judge_regression(out: ScenarioOutcome, results: list[dict[str, Any]],
-                      test: dict[str, Any], metric: str, seen: str) -> ScenarioOutcome:
+def _judge_regression(out: ScenarioOutcome, results: list[TestResult],
+                      test: GeneratedTest, metric: str, seen: str) -> ScenarioOutcome:
     """Regression check: patched must not exceed base by more than the tolerance."""
     base_s = _samples(results, "base", test, metric) or [out.base or 0.0]
     patched_s = _samples(results, "patched", test, metric) or [out.patched or 0.0]
@@ -391,9 +210,9 @@ def _judge_regression(out: ScenarioOutcome, results: list[dict[str, Any]],
     return out
 
 
-def _skip_reason(result: dict[str, Any]) -> str:
+def _skip_reason(result: TestResult) -> str:
     """The reason a TAP SKIP line gave, from the test's output tail."""
-    for line in reversed(str(result.get("output") or "").splitlines()):
+    for line in reversed(result.output.splitlines()):
         m = re.search(r"(?:# SKIP|SKIP:?)\s*(.+)", line)
         if m:
             return m.group(1).strip()
@@ -408,8 +227,8 @@ def _describe(o: ScenarioOutcome) -> str:
     return f"base {b}, patched {p}"
 
 
-def judge_scenarios(tests: list[dict[str, Any]], results: list[dict[str, Any]],
-                    basis: ClaimBasis | None = None) -> list[ScenarioOutcome]:
+def judge_scenarios(tests: list[GeneratedTest], results: list[TestResult],
+                    basis: JudgingBasis | None = None) -> list[ScenarioOutcome]:
     """Judge every generated scenario."""
     return [judge_scenario(t, results, basis=basis) for t in tests]
 
@@ -431,75 +250,70 @@ def claim_status(scenarios: list[ScenarioOutcome]) -> str:
     return "partly" if good else "not-reproduced"
 
 
-def _splat_key(s: Any) -> str:
-    if isinstance(s, dict):
-        return "|".join(str(s.get(k, "")) for k in ("kind", "type", "function", "title"))
-    return str(s)
+def _splat_key(s: Splat) -> tuple[str, str, str]:
+    return s.kind, s.function or "", s.title
 
 
 INFRA_OUTCOMES = ("no-boot", "died", "qemu-error")  # the VM, not the kernel under test, failed
 
 
-def kernel_runs(result: ReviewResult) -> dict[str, dict[str, Any]]:
+def kernel_runs(result: ReviewResult) -> dict[str, KernelRun]:
     """The run stage's kernels by name (base/patched)."""
-    return {str(k.get("name")): k for k in (result.run or {}).get("kernels") or []}
+    return {k.name: k for k in (result.run.kernels if result.run is not None else [])}
 
 
 def infra_problems(result: ReviewResult) -> list[str]:
     """Why the run cannot judge the patch: a VM that did not boot, or a broken base kernel."""
     out = []
     for name, k in kernel_runs(result).items():
-        outcome = k.get("outcome", "ok")
-        if outcome in INFRA_OUTCOMES or (name == "base" and outcome != "ok"):
-            out.append(f"{name} kernel: {outcome}{': ' + k['detail'] if k.get('detail') else ''}")
+        if k.outcome in INFRA_OUTCOMES or (name == "base" and k.outcome != "ok"):
+            out.append(f"{name} kernel: {k.outcome}{': ' + k.detail if k.detail else ''}")
     return out
+
+
+def splats(result: ReviewResult, kernel: str) -> list[Splat]:
+    """Every splat a kernel printed: the kernel's own list (attributed to a test or not) when
+    the run has that kernel, else what its results carry."""
+    k = kernel_runs(result).get(kernel)
+    if k is not None:
+        return list(k.splats)
+    return [s for r in result.results(kernel) for s in r.splats]
 
 
 def introduced_failures(result: ReviewResult) -> list[str]:
     """Tests that fail, splats that appear, or a kernel that dies on patched but not on base."""
-    base = {r.get("test"): r for r in result.results("base")}
+    base = {r.test: r for r in result.results("base")}
     out = []
     kernels = kernel_runs(result)
-    kp, kb = kernels.get("patched", {}), kernels.get("base", {})
-    if kp.get("outcome", "ok") not in ("ok", *INFRA_OUTCOMES) and kb.get("outcome", "ok") == "ok":
-        out.append(f"patched kernel: {kp.get('outcome')}: {kp.get('detail', '')}".rstrip(": "))
+    kp, kb = kernels.get("patched"), kernels.get("base")
+    if kp is not None and kp.outcome not in ("ok", *INFRA_OUTCOMES) and (
+            kb is None or kb.outcome == "ok"):
+        out.append(f"patched kernel: {kp.outcome}: {kp.detail}".rstrip(": "))
     for r in result.results("patched"):
-        b = base.get(r.get("test"))
-        if r.get("result") in BAD_RESULTS and not r.get("known") and (
-                b is None or b.get("result") not in BAD_RESULTS):
-            out.append(f"{r.get('test')}: {r.get('result')} on patched, "
-                       f"{(b or {}).get('result', 'not run')} on base")
-    # Splats: every splat the kernel printed (attributed to a test or not), else per test.
-    def splats(kernel: str) -> list[Any]:
-        k = kernels.get(kernel, {})
-        if "splats" in k:
-            return list(k.get("splats") or [])
-        return [s for r in result.results(kernel) for s in r.get("splats") or []]
-
-    base_keys = {_splat_key(s) for s in splats("base")}
-    for s in splats("patched"):
+        b = base.get(r.test)
+        if r.result in BAD_RESULTS and not r.known and (b is None or b.result not in BAD_RESULTS):
+            out.append(f"{r.test}: {r.result} on patched, {b.result if b else 'not run'} on base")
+    base_keys = {_splat_key(s) for s in splats(result, "base")}
+    for s in splats(result, "patched"):
         if _splat_key(s) not in base_keys:
-            title = (s.get("title") or s.get("kind")) if isinstance(s, dict) else s
-            where = f" in {s.get('function')}()" if isinstance(s, dict) and s.get("function") \
-                else ""
-            out.append(f"new splat on patched{where}: {title}")
+            where = f" in {s.function}()" if s.function else ""
+            out.append(f"new splat on patched{where}: {s.title or s.kind}")
     return out
 
 
-# Stored apply results from before the six outcomes: their names today.
 def compute_verdict(result: ReviewResult) -> Verdict:
     """Decide the verdict and exit code from the stage outcomes and the judged scenarios."""
     failed = [s for s in result.stages if s.status == "failed"]
-    applied = result.applied or {}
-    if stops_after_apply(applied) and not failed:
+    applied = result.applied
+    if applied is not None and stops_after_apply(applied) and not failed:
         return stop_verdict(applied)
     v = Verdict()
     v.new_findings = len(result.findings("new"))
     v.claim = claim_status(result.scenarios)
     reasons: list[str] = []
-    if applied.get("obsolete"):
-        reasons.append(f"obsolete on this tree: {obsolete_text(applied)}")
-    if applied and (applied.get("compile") or {}).get("ok") is False:
+    if applied is not None and applied.obsolete is not None:
+        reasons.append(f"obsolete on this tree: {obsolete_text(applied.obsolete)}")
+    if applied is not None and applied.compile is not None and applied.compile.ok is False:
         reasons.append("the ported series does not compile")
     if v.new_findings:
         reasons.append(f"{v.new_findings} new analysis finding(s)")
@@ -530,7 +344,7 @@ def compute_verdict(result: ReviewResult) -> Verdict:
             "failures": "The patch breaks the build or the tests",
         }[v.status]
         return v
-    if applied.get("obsolete"):
+    if applied is not None and applied.obsolete is not None:
         v.status, v.exit_code = "not-applicable", 1
         v.headline = "Not applicable to this tree: the code it changes is gone"
     elif v.new_findings or introduced or reasons:
@@ -562,7 +376,7 @@ def compute_verdict(result: ReviewResult) -> Verdict:
 def finalize(result: ReviewResult) -> ReviewResult:
     """Fill in the scenario outcomes and the verdict (idempotent)."""
     basis = claim_basis(result)
-    result.claim_basis = basis.to_json()
+    result.claim_basis = basis.record()
     result.scenarios = judge_scenarios(result.tests, result.results(), basis)
     result.verdict = compute_verdict(result)
     return result

@@ -72,11 +72,10 @@ def render_junit(result: ReviewResult) -> str:
     s = _Suite(root, "apply")
     suites.append(s)
     applied = result.applied
-    stage = {st.name: st for st in result.stages}
+    stage = next((st for st in result.stages if st.name == "apply"), None)
     if applied is None:
-        err = stage.get("apply")
-        s.case("apply", "kpatchkit.apply", error=err.error if err and err.error else None,
-               skipped=None if err and err.error else "apply did not run")
+        s.case("apply", "kpatchkit.apply", error=stage.error if stage and stage.error else None,
+               skipped=None if stage and stage.error else "apply did not run")
     else:
         res = apply_outcome(applied) or "?"
         fail = err = None
@@ -85,17 +84,18 @@ def render_junit(result: ReviewResult) -> str:
             fail = f"apply result: {res}: {result.verdict.headline}".strip(": ")
         elif res == "needs-prereq":  # exit 2: the input is incomplete, not the patch wrong
             err = f"apply result: {res}: {result.verdict.headline}".strip(": ")
-        s.case("apply", "kpatchkit.apply", stage.get("apply").seconds if "apply" in stage else 0,
+        s.case("apply", "kpatchkit.apply", stage.seconds if stage else 0,
                failure=fail, error=err,
                out=f"result: {res}" + (f"\nevidence:\n{evidence}" if evidence else ""))
-        comp = applied.get("compile")
-        if comp and comp.get("ok") is None:
+        comp = applied.compile
+        if comp is not None and comp.ok is None:
             s.case("compile", "kpatchkit.apply",
-                   skipped=f"compile {comp.get('status') or 'not run'} {comp.get('note') or ''}")
-        elif comp:
-            errors = "\n".join(map(str, comp.get("errors") or [])) or "compile failed"
-            s.case("compile", "kpatchkit.apply", comp.get("seconds") or 0,
-                   failure=None if comp.get("ok") else errors)
+                   skipped=f"compile {comp.status or 'not run'} {comp.note}")
+        elif comp is not None:
+            errors = "\n".join(f"{e.file}:{e.line}: {e.message}" for e in comp.errors) \
+                or "compile failed"
+            s.case("compile", "kpatchkit.apply", comp.seconds or 0,
+                   failure=None if comp.ok else errors)
 
     s = _Suite(root, "analysis")
     suites.append(s)
@@ -106,35 +106,28 @@ def render_junit(result: ReviewResult) -> str:
         s.case("new-findings", "kpatchkit.analyze",
                failure=f"{len(new)} new finding(s)" if new else None)
         for f in new:
-            steps = [t for t in f.get("trace") or [] if isinstance(t, dict)]
-            trace = "\n".join(f"line {t.get('line')}: {t.get('state')}" for t in steps)
-            s.case(f"{f.get('check')} in {f.get('function')}()", "kpatchkit.analyze.new",
-                   failure=f"{f.get('file')}:{f.get('line')}: {f.get('message')}", out=trace)
+            trace = "\n".join(f"line {t.line}: {t.state}" for t in f.trace)
+            s.case(f"{f.check} in {f.function}()", "kpatchkit.analyze.new",
+                   failure=f"{f.file}:{f.line}: {f.message}", out=trace)
 
-    for kernel in sorted({str(r.get("kernel")) for r in result.results()}):
+    for kernel in sorted({r.kernel for r in result.results()}):
         s = _Suite(root, f"selftests.{kernel}")
         suites.append(s)
         for r in result.results(kernel):
-            res = str(r.get("result", "error"))
-            msg = f"{r.get('test')} {res} on {kernel}"
-            splats = r.get("splats") or []
-            out = "\n".join(str(x.get("title") if isinstance(x, dict) else x) for x in splats)
-            if res in _BAD and r.get("known"):
+            name, cls = r.test, f"kpatchkit.run.{kernel}"
+            out = "\n".join(x.title for x in r.splats)
+            if r.result in _BAD and r.known:
                 # A known limit of the test host (e.g. TCG), not the patch's fault.
-                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
-                       skipped=f"known: {r.get('known')} ({res})", out=out)
-            elif res in _BAD:
-                kind = _BAD[res]
-                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
-                       **{kind: msg}, out=out)
-            elif res == "skip":
-                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
-                       skipped=str(r.get("reason") or "skipped"))
-            elif splats:
-                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"),
-                       failure=f"{len(splats)} kernel splat(s)", out=out)
+                s.case(name, cls, r.seconds, skipped=f"known: {r.known} ({r.result})", out=out)
+            elif r.result in _BAD:
+                s.case(name, cls, r.seconds, **{_BAD[r.result]: f"{name} {r.result} on {kernel}"},
+                       out=out)
+            elif r.result == "skip":
+                s.case(name, cls, r.seconds, skipped="skipped")
+            elif r.splats:
+                s.case(name, cls, r.seconds, failure=f"{len(r.splats)} kernel splat(s)", out=out)
             else:
-                s.case(str(r.get("test")), f"kpatchkit.run.{kernel}", r.get("seconds"))
+                s.case(name, cls, r.seconds)
 
     if result.scenarios:
         s = _Suite(root, "scenarios")

@@ -90,10 +90,10 @@ def summary(result: ReviewResult) -> dict[str, Any]:
         "new_findings": v.new_findings,
         "has_new_findings": v.new_findings > 0,
         "introduced_failures": v.introduced_failures,
-        "apply_result": (result.applied or {}).get("result"),
+        "apply_result": result.applied.result if result.applied is not None else None,
         "apply_evidence": evidence_lines(result.applied),
         "stopped_after_apply": stops_after_apply(result.applied),
-        "claim_basis": result.claim_basis,
+        "claim_basis": result.claim_basis.to_json(),
         "faults_per_cow_write": {
             s.scenario: {"base": s.base, "patched": s.patched, "outcome": s.outcome,
                          "control": not s.is_claim,
@@ -103,8 +103,8 @@ def summary(result: ReviewResult) -> dict[str, Any]:
                          "check": s.check, "claim": s.claim, "claim_status": s.claim_status,
                          "tolerance": s.tolerance}
             for s in result.scenarios},
-        "claims": result.claims,
-        "engine": (result.run or {}).get("engine") or "local",
+        "claims": [c.to_json() for c in result.claims],
+        "engine": (result.run.engine if result.run is not None else None) or "local",
     }
 
 
@@ -130,30 +130,30 @@ def _patchset_files(result: ReviewResult, patch_dir: Path | None) -> list[dict[s
 def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None,
                   patch_dir: Path | None = None) -> dict[str, Any]:
     """Return the results.json object (``patch_dir``: where the review wrote the mails)."""
-    applied = result.applied or {}
-    run = result.run or {}
+    applied, tree = result.applied, result.tree
     checkouts, builds, tests = [], [], []
-    tree = result.tree or {}
-    kernels = {k.get("name"): k for k in run.get("kernels") or []}
-    origin_url = str(tree.get("origin") or "")
-    base_hash = str((kernels.get("base") or {}).get("commit") or applied.get("base_commit")
-                    or tree.get("head") or "")
-    for name, commit in (("base", applied.get("base_commit") or tree.get("head", "")),
-                         ("patched", applied.get("patched_commit", ""))):
-        if name == "patched" and not applied:
+    kernels = {k.name: k for k in (result.run.kernels if result.run is not None else [])}
+    origin_url = tree.origin if tree is not None else ""
+    head = tree.head if tree is not None else ""
+    base_commit = applied.base_commit if applied is not None else ""
+    base_run = kernels.get("base")
+    base_hash = (base_run.commit if base_run is not None else "") or base_commit or head
+    for name, commit in (("base", base_commit or head),
+                         ("patched", applied.patched_commit if applied is not None else "")):
+        if name == "patched" and applied is None:
             continue
-        k = kernels.get(name, {})
-        commit = k.get("commit") or commit or ""
+        k = kernels.get(name)
+        commit = (k.commit if k is not None else "") or commit or ""
         co_id = _id(result.run_id, name)
         co: dict[str, Any] = {
-            "id": co_id, "origin": ORIGIN, "tree_name": tree.get("name", ""),
+            "id": co_id, "origin": ORIGIN, "tree_name": tree.name if tree is not None else "",
             "git_repository_url": origin_url if origin_url.startswith("https://") else "",
             # KCIDB's hash is the base the patchset applies to; the patched commit (made in
             # kpatchkit's clone) is kept in misc.
             "git_commit_hash": base_hash if _SHA1.match(base_hash) else "",
-            "git_commit_name": f"v{tree.get('version', '')}" if tree.get("version") else "",
+            "git_commit_name": f"v{tree.version}" if tree is not None and tree.version else "",
             "start_time": result.created, "valid": bool(commit) or name == "base",
-            "misc": {"kernel": name, "tree_kind": tree.get("kind", ""),
+            "misc": {"kernel": name, "tree_kind": tree.kind if tree is not None else "",
                      "commit": commit},
         }
         if name == "patched":
@@ -168,41 +168,39 @@ def build_results(result: ReviewResult, *, patch_diffs: list[str] | None = None,
         for key in [k for k, val in co.items() if val in ("", None, [])]:
             del co[key]  # KCIDB omits unknown fields rather than sending empty strings
         checkouts.append(co)
-        if k:
+        if k is not None:
+            run = k.to_json()
+            del run["name"]
             builds.append({
                 "id": _id(result.run_id, name, "build"), "checkout_id": co_id, "origin": ORIGIN,
-                "architecture": "x86_64", "config_name": k.get("config_hash", "") or "kpatchkit",
-                "duration": float(k.get("build_seconds") or 0), "status": "PASS",
-                "start_time": result.created, "misc": {"kernel": name, **{
-                    kk: vv for kk, vv in k.items() if kk not in ("name",)}},
+                "architecture": "x86_64", "config_name": k.config_hash or "kpatchkit",
+                "duration": float(k.build_seconds or 0), "status": "PASS",
+                "start_time": result.created, "misc": {"kernel": name, **run},
             })
             tests.append({
                 "id": _id(result.run_id, name, "boot"),
                 "build_id": _id(result.run_id, name, "build"), "origin": ORIGIN,
-                "path": "boot", "status": _BOOT.get(str(k.get("outcome") or "ok"), "ERROR"),
-                "duration": float(k.get("boot_seconds") or 0), "start_time": result.created,
-                "misc": {"kernel": name, "outcome": k.get("outcome"),
-                         "detail": k.get("detail") or ""},
+                "path": "boot", "status": _BOOT.get(k.outcome or "ok", "ERROR"),
+                "duration": float(k.boot_seconds or 0), "start_time": result.created,
+                "misc": {"kernel": name, "outcome": k.outcome, "detail": k.detail},
             })
     if checkouts:
         checkouts[-1]["misc"]["kpatchkit"] = summary(result)
     build_ids = {b["misc"]["kernel"]: b["id"] for b in builds}
     for r in result.results():
-        kernel = str(r.get("kernel", ""))
-        name = str(r.get("test", ""))
         tests.append({
-            "id": _id(result.run_id, kernel, name),
-            "build_id": build_ids.get(kernel, _id(result.run_id, kernel, "build")),
+            "id": _id(result.run_id, r.kernel, r.test),
+            "build_id": build_ids.get(r.kernel, _id(result.run_id, r.kernel, "build")),
             "origin": ORIGIN,
-            "path": kcidb_path(name, generated=bool(r.get("generated"))),
-            "status": _STATUS.get(str(r.get("result")), "ERROR"),
-            "duration": float(r.get("seconds") or 0),
+            "path": kcidb_path(r.test, generated=r.generated),
+            "status": _STATUS.get(r.result, "ERROR"),
+            "duration": float(r.seconds or 0),
             "start_time": result.created,
-            "misc": {"kernel": kernel, "test": name, "result": r.get("result"),
-                     "known": r.get("known"), "preexisting": bool(r.get("preexisting")),
-                     "faults_per_cow_write": r.get("faults_per_cow_write"),
-                     "stats": r.get("stats") or {}, "metrics": r.get("metrics") or {},
-                     "splats": r.get("splats") or []},
+            "misc": {"kernel": r.kernel, "test": r.test, "result": r.result,
+                     "known": r.known, "preexisting": r.preexisting,
+                     "faults_per_cow_write": r.faults_per_cow_write,
+                     "stats": r.stats, "metrics": r.metrics,
+                     "splats": [x.to_json() for x in r.splats]},
         })
     return {"version": dict(KCIDB_VERSION), "checkouts": checkouts, "builds": builds,
             "tests": tests}

@@ -43,7 +43,7 @@ def _run_row(root: Path, path: Path) -> dict[str, Any]:
         "verdict": str(r.verdict.status),
         "claim": str(r.verdict.claim),
         "series": str(r.series.title),
-        "tree": f"{r.tree.get('name', '?')} ({r.tree.get('version', '?')})",
+        "tree": f"{r.tree.name} ({r.tree.version})" if r.tree is not None else "? (?)",
         "base": base, "patched": patched,
         "fpcw": "–" if base is None and patched is None else
                 f"{'–' if base is None else f'{base:.2f}'} → "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 from kpatchkit import __version__
+from kpatchkit.records.results import TestResult
 from kpatchkit.records.review import ReviewResult
 from kpatchkit.report.html import blob_names
 from kpatchkit.report.judge import apply_outcome, evidence_lines, stops_after_apply
@@ -29,43 +30,40 @@ def _apply_line(result: ReviewResult) -> str:
     a = result.applied
     if a is None:
         return "not run"
-    base = a.get("base") or {}
     head = apply_outcome(a) or "?"
     if stops_after_apply(a):
-        missing = ", ".join(map(str, a.get("missing_parts") or []))
+        missing = ", ".join(a.missing_parts)
         return head + (f" (missing: {missing})" if missing else "") + \
             "; the review stopped after apply (the evidence is listed above)"
-    if not base.get("found"):
-        blobs = ", ".join(blob_names(base.get("blobs")))
+    if not a.base.found:
+        blobs = ", ".join(blob_names(a.base.blobs))
         head += f" (base {blobs + ' ' if blobs else ''}not in the tree; applied on its HEAD)"
     parts = [head]
-    rules = a.get("drift_rules") or []
-    if rules:
-        names = [r.get("name") or r.get("id") or str(r) if isinstance(r, dict) else str(r)
-                 for r in rules]
-        parts.append("drift rules: " + ", ".join(names))
-    comp = a.get("compile") or {}
-    if comp.get("ok") is not None:
-        parts.append("compiles" if comp.get("ok") else "DOES NOT COMPILE")
-    elif comp:
-        parts.append(f"compile {comp.get('status') or 'not run'}")
+    if a.drift_rules:
+        parts.append("drift rules: " + ", ".join(r.id for r in a.drift_rules))
+    comp = a.compile
+    if comp is not None and comp.ok is not None:
+        parts.append("compiles" if comp.ok else "DOES NOT COMPILE")
+    elif comp is not None:
+        parts.append(f"compile {comp.status or 'not run'}")
     return "; ".join(parts)
 
 
-def _failing(results: list[dict]) -> set[str]:
-    return {str(r.get("test")) for r in results if r.get("result") in ("fail", "error", "timeout")}
+def _failing(results: list[TestResult]) -> set[str]:
+    return {r.test for r in results if r.result in ("fail", "error", "timeout")}
 
 
 def _tests_line(result: ReviewResult) -> str:
-    if not result.run:
+    run = result.run
+    if run is None:
         return "not run"
     out = []
     for kernel in ("base", "patched"):
         rs = result.results(kernel)
         if rs:
-            ok = sum(r.get("result") == "pass" for r in rs)
-            skip = sum(r.get("result") == "skip" for r in rs)
-            splats = sum(len(r.get("splats") or []) for r in rs)
+            ok = sum(r.result == "pass" for r in rs)
+            skip = sum(r.result == "skip" for r in rs)
+            splats = sum(len(r.splats) for r in rs)
             text = f"{kernel} {ok}/{len(rs)} pass"
             if kernel == "patched":
                 both = _failing(result.results("base")) & _failing(rs)
@@ -73,14 +71,12 @@ def _tests_line(result: ReviewResult) -> str:
             text += f", {skip} skip" if skip else ""
             text += f", {splats} splat(s)" if splats else ""
             out.append(text)
-    line = "; ".join(out) + (f" ({result.run.get('accel')})" if result.run.get("accel") else "")
-    return line + "".join(f"; {x}" for x in run_notes(result.run))
-
-
+    line = "; ".join(out) + (f" ({run.accel})" if run.accel else "")
+    return line + "".join(f"; {x}" for x in run_notes(run))
 
 
 def _claim_line(result: ReviewResult) -> str:
-    v, basis = result.verdict, result.claim_basis or {}
+    v, basis = result.verdict, result.claim_basis
     if stops_after_apply(result.applied):
         return "not judged: the review stopped after apply"
     if v.claim == "no-claim":
@@ -89,7 +85,7 @@ def _claim_line(result: ReviewResult) -> str:
                 "not exceed base beyond the base's spread)")
     whose = {"reference": "the reference series' claim", "expect": "the patch's --expect"}
     text = v.claim.replace("-", " ") + " (TDP faults per COW write, base -> patched"
-    return text + (f"; {whose[basis['kind']]})" if basis.get("kind") in whose else ")")
+    return text + (f"; {whose[basis.kind]})" if basis.kind in whose else ")")
 
 
 def render_summary(result: ReviewResult, report_name: str = "report.html") -> str:
@@ -106,11 +102,11 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
     lines += ["", f"Hi {_first_name(first.author if first else '')},", ""]
     tree = result.tree
     intro = (f"Thank you for the series \"{subject}\" ({s.total} patch"
-             f"{'' if s.total == 1 else 'es'}). kpatchkit reviewed it on {tree.get('name', '?')} "
-             f"(Linux {tree.get('version', '?')}); the result:")
+             f"{'' if s.total == 1 else 'es'}). kpatchkit reviewed it on "
+             f"{tree.name if tree else '?'} (Linux {tree.version if tree else '?'}); the result:")
     lines += _wrap(intro, 72) + [""]
     lines += _wrap(f"VERDICT: {v.status.upper()} - {v.headline}", 70,
-                           initial_indent="  ", subsequent_indent="    ")
+                   initial_indent="  ", subsequent_indent="    ")
     for reason in v.reasons:
         lines += _wrap(reason, 68, initial_indent="    - ", subsequent_indent="      ")
     lines.append("")
@@ -118,12 +114,12 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
     analysis = ("not run" if a is None else
                 f"{len(result.findings('new'))} new, {len(result.findings('fixed'))} fixed, "
                 f"{len(result.findings('unchanged'))} unchanged finding(s); "
-                f"{len(a.get('added_calls') or [])} added call(s) checked")
+                f"{len(a.added_calls)} added call(s) checked")
     rows = [("Apply", _apply_line(result)), ("Analysis", analysis),
             ("Selftests", _tests_line(result)), ("Claim", _claim_line(result))]
     for label, text in rows:
         lines += _wrap(text, 72, initial_indent=f"{label + ':':<11}",
-                               subsequent_indent=" " * 11)
+                       subsequent_indent=" " * 11)
     for sc in result.scenarios:
         b = "-" if sc.base is None else f"{sc.base:.2f}"
         p = "-" if sc.patched is None else f"{sc.patched:.2f}"
@@ -131,10 +127,9 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
                "regression": " (no claim)"}.get(sc.check, "" if sc.is_claim else " (control)")
         lines.append(f"{'':11}{sc.scenario[:34]:<34} {b:>5} -> {p:<5} {sc.outcome}{tag}")
     for c in result.claims:
-        stated = c.get("statement") or c.get("claim") or ""
-        measured = c.get("measured_detail") or c.get("measured") or "not measured"
-        lines += _wrap(f"\"{stated}\": {c.get('verdict', '?')} - {measured}", 72,
-                               initial_indent=" " * 11, subsequent_indent=" " * 13)
+        measured = c.measured_detail or c.measured or "not measured"
+        lines += _wrap(f"\"{c.statement}\": {c.verdict} - {measured}", 72,
+                       initial_indent=" " * 11, subsequent_indent=" " * 13)
     evidence = evidence_lines(result.applied)
     if evidence and not stops_after_apply(result.applied):
         lines += ["", "Apply evidence:"]
@@ -144,9 +139,8 @@ def render_summary(result: ReviewResult, report_name: str = "report.html") -> st
     if new:
         lines += ["", "New findings:"]
         for f in new:
-            lines += _wrap(f"{f.get('file')}:{f.get('line')}: {f.get('function')}(): "
-                                   f"[{f.get('check')}] {f.get('message')}", 72,
-                                   initial_indent="  ", subsequent_indent="    ")
+            lines += _wrap(f"{f.file}:{f.line}: {f.function}(): [{f.check}] {f.message}", 72,
+                           initial_indent="  ", subsequent_indent="    ")
     lines += ["", f"The full report is in {report_name} beside this file (run {result.run_id});",
               "junit.xml, findings.sarif and results.json carry the same for CI.", "",
               "-- ", f"kpatchkit {__version__}: an automated reply; the verdict is computed from",

@@ -8,6 +8,7 @@ anyway, with the verdict saying why (bad input, infrastructure, or the patch).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import platform
 import sys
@@ -18,14 +19,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from kpatchkit import __version__, atomic
 from kpatchkit.cache import content_hash
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_INFRA, KpatchkitError, save_traceback
-from kpatchkit.records.review import PatchInfo, ReviewResult, SeriesInfo, StageRun
+from kpatchkit.records.applied import Applied
+from kpatchkit.records.claims import ClaimVerdict
+from kpatchkit.records.findings import Finding
+from kpatchkit.records.gentests import GeneratedTest
+from kpatchkit.records.review import (
+    PatchInfo,
+    ReviewAnalysis,
+    ReviewResult,
+    ReviewRun,
+    SeriesInfo,
+    StageRun,
+)
+from kpatchkit.records.series import Series
 from kpatchkit.report.judge import apply_outcome, stops_after_apply
 from kpatchkit.report.kcidb import patchset_hash
 from kpatchkit.review import stages
@@ -36,6 +49,8 @@ ARCHIVE = "https://lore.kernel.org/r/"
 # Bumped when a stage's output shape changes, so stored results of the old shape are not reused.
 STORE_VERSION = "1"
 TESTS_PATCH = "cow-tests.patch"  # beside the rendered tests in <run dir>/selftests/
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -110,31 +125,27 @@ def _tree_digest(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def series_info(series: dict[str, Any]) -> SeriesInfo:
-    """Summarise fetch's Series JSON for the report."""
+def series_info(series: Series) -> SeriesInfo:
+    """Summarise fetch's Series record for the report."""
     patches = []
-    for p in series.get("patches") or []:
-        mid = str(p.get("message_id") or "").strip("<>")
+    for p in series.patches:
+        mid = p.message_id.strip("<>")
         patches.append(PatchInfo(
-            index=int(p.get("index") or 1), total=int(p.get("total") or 1),
-            subject=str(p.get("subject") or ""), author=str(p.get("author") or ""),
-            email=str(p.get("email") or ""), date=str(p.get("date") or ""), message_id=mid,
+            index=p.index or 1, total=p.total or 1, subject=p.subject, author=p.author,
+            email=p.email, date=p.date, message_id=mid,
             link=ARCHIVE + quote(mid, safe="@.-_+") if mid else "",
-            insertions=int(p.get("insertions") or 0), deletions=int(p.get("deletions") or 0),
-            files=[f.get("new_path") or f.get("old_path") or "" for f in p.get("files") or []]))
-    cover = series.get("cover") or {}
-    title = cover.get("subject") or (patches[-1].subject if patches else "")
-    return SeriesInfo(title=str(title), source=str(series.get("source", "")),
-                      version=int(series.get("version") or 1),
-                      total=int(series.get("total") or len(patches)), patches=patches,
-                      cover_message_id=str(cover.get("message_id") or "").strip("<>"),
-                      missing=list(series.get("missing") or []),
-                      warnings=list(series.get("warnings") or []),
-                      patchset_hash=patchset_hash([str(p.get("diff") or "")
-                                                   for p in series.get("patches") or []]))
+            insertions=p.insertions, deletions=p.deletions, files=[f.path for f in p.files]))
+    cover = series.cover
+    title = cover.subject if cover is not None and cover.subject else (
+        patches[-1].subject if patches else "")
+    return SeriesInfo(title=title, source=series.source, version=series.version or 1,
+                      total=series.total or len(patches), patches=patches,
+                      cover_message_id=cover.message_id.strip("<>") if cover is not None else "",
+                      missing=list(series.missing), warnings=list(series.warnings),
+                      patchset_hash=patchset_hash([p.diff for p in series.patches]))
 
 
-def excerpts(repo: Path, applied: dict[str, Any], findings: list[dict[str, Any]],
+def excerpts(repo: Path, applied: Applied, findings: list[Finding],
              context: int = 3) -> dict[str, list[list[Any]]]:
     """Source lines around each finding, from the commit the finding was seen in."""
     from kpatchkit.kernel.git import show_file
@@ -142,40 +153,36 @@ def excerpts(repo: Path, applied: dict[str, Any], findings: list[dict[str, Any]]
     out: dict[str, list[list[Any]]] = {}
     texts: dict[tuple[str, str], list[str]] = {}
     for f in findings:
-        file, line = str(f.get("file") or ""), f.get("line")
-        if not file or not isinstance(line, int):
+        if not f.file:
             continue
-        rev = applied.get("base_commit" if f.get("status") == "fixed" else "patched_commit")
+        rev = applied.base_commit if f.status == "fixed" else applied.patched_commit
         if not rev:
             continue
-        if (rev, file) not in texts:
+        if (rev, f.file) not in texts:
             try:
-                texts[(rev, file)] = (show_file(repo, rev, file) or "").splitlines()
+                texts[(rev, f.file)] = (show_file(repo, rev, f.file) or "").splitlines()
             except KpatchkitError:
-                texts[(rev, file)] = []
-        lines = texts[(rev, file)]
-        lo, hi = max(line - context, 1), min(line + context, len(lines))
-        out[f"{file}:{line}"] = [[n, lines[n - 1]] for n in range(lo, hi + 1)]
+                texts[(rev, f.file)] = []
+        lines = texts[(rev, f.file)]
+        lo, hi = max(f.line - context, 1), min(f.line + context, len(lines))
+        out[f"{f.file}:{f.line}"] = [[n, lines[n - 1]] for n in range(lo, hi + 1)]
     return out
 
 
-def _apply_complete(data: Any) -> bool:
+def _apply_complete(applied: Applied) -> bool:
     """An apply result is final once its compile check ran (or nothing could be compiled)."""
-    if not isinstance(data, dict):
-        return False
-    if data.get("result") not in ("applied", "ported"):
+    if applied.result not in ("applied", "ported"):
         return True  # an outcome the review stops at (already-applied, conflict, ...)
-    return (data.get("compile") or {}).get("ok") is not None
+    return applied.compile is not None and applied.compile.ok is not None
 
 
-def _run_complete(data: Any) -> bool:
+def _run_complete(run: ReviewRun) -> bool:
     """Keep a run only when every kernel booted and finished: a hang, panic or dead VM is
     worth another try (it may be the loaded machine's timeout, not the patch)."""
-    return isinstance(data, dict) and all(k.get("outcome", "ok") == "ok"
-                                          for k in data.get("kernels") or [])
+    return all(k.outcome == "ok" for k in run.kernels)
 
 
-def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | None:
+def _localise(tests: list[GeneratedTest], out: Path) -> list[GeneratedTest] | None:
     """Make a stored gen-tests result point into this run's ``out`` directory.
 
     A result reused from another run directory names that directory's files: copy them here so
@@ -187,16 +194,24 @@ def _localise(tests: list[dict[str, Any]], out: Path) -> list[dict[str, Any]] | 
     out.mkdir(parents=True, exist_ok=True)
     local = []
     for t in tests:
-        src = Path(str(t.get("c_path", "")))
-        dest = out / src.name
-        if not src.exists() or not all(Path(h).exists() for h in t.get("headers") or []):
+        src = Path(t.c_path)
+        if not src.exists() or not all(Path(h).exists() for h in t.headers):
             return None  # a same-named file here may be an older render: never trust it
         headers = local_headers(src)
         for path in [src, *headers]:
             if path.resolve() != (out / path.name).resolve():
                 atomic.write_bytes(out / path.name, path.read_bytes())
-        local.append({**t, "c_path": str(dest), "headers": [str(out / h.name) for h in headers]})
+        local.append(dataclasses.replace(t, c_path=out / src.name,
+                                         headers=[out / h.name for h in headers]))
     return local
+
+
+def _tests_json(tests: list[GeneratedTest]) -> list[dict[str, Any]]:
+    return [t.to_json() for t in tests]
+
+
+def _tests_from(data: list[dict[str, Any]]) -> list[GeneratedTest]:
+    return [GeneratedTest.from_json(t) for t in data]
 
 
 class Review:
@@ -211,17 +226,22 @@ class Review:
             created=now.isoformat().replace("+00:00", "Z"), tool_version=__version__,
             expect=dict(opts.expect))
         self.ticker = Ticker(len(STAGES))
-        self.series: dict[str, Any] | None = None
+        self.series: Series | None = None
         self.tree = None
         self.patch_diffs: list[str] = []
 
     # -- one stage -----------------------------------------------------------------------------
 
-    def _stage(self, name: str, key_parts: list[str], fn: Callable[[], Any],
-               complete: Callable[[Any], bool] = lambda data: True) -> Any:
+    def _stage(self, name: str, key_parts: list[str], fn: Callable[[], T],
+               dump: Callable[[T], Any], load: Callable[[Any], T],
+               complete: Callable[[T], bool] = lambda record: True) -> T | None:
         """Run stage ``name`` or reuse its stored result; ``complete`` says whether a result
         may be stored and reused (a partial one, e.g. apply with its compile still pending, is
-        recomputed next time: the stage's own caches make that cheap)."""
+        recomputed next time: the stage's own caches make that cheap).
+
+        The store keeps JSON (``dump``); the review reads the record ``load`` makes of it, the
+        same whether the stage ran now or was reused.
+        """
         index = STAGES.index(name) + 1
         stage = StageRun(name=name)
         self.result.stages.append(stage)
@@ -231,25 +251,42 @@ class Review:
             return None
         stage.key = content_hash(STORE_VERSION, name, *key_parts)
         t0 = self.ticker.start(index, name)
+        record: T | None = None
         try:
-            cached = self.store.get(name, stage.key)
-            if cached is not None and complete(cached.get("value")):
-                stage.status, data = "cached", cached.get("value")
+            record = self._stored(name, stage.key, load, complete)
+            if record is not None:
+                stage.status = "cached"
             else:
-                data = fn()
-                if complete(data):
+                data = dump(fn())
+                record = load(data)
+                if complete(record):
                     self.store.put(name, stage.key, {"value": data})
                 stage.status = "ok"
         except KpatchkitError as exc:
             stage.status, stage.error, stage.exit_code = "failed", exc.message, exc.exit_code
-            data = None
+            record = None
         except Exception as exc:  # noqa: BLE001 - a stage's bug: exit 3, traceback in a log
             stage.status, stage.exit_code = "failed", EXIT_INFRA
             stage.error = f"internal error: {type(exc).__name__}: {exc} ({save_traceback()})"
-            data = None
+            record = None
         stage.seconds = round(time.monotonic() - t0, 2)
         self.ticker.end(index, stage)
-        return data
+        return record
+
+    def _stored(self, name: str, key: str, load: Callable[[Any], T],
+                complete: Callable[[T], bool]) -> T | None:
+        """The stored result of a stage as its record, if there is a complete one. One that
+        no longer reads as the record (stored by another kpatchkit) is said and recomputed."""
+        cached = self.store.get(name, key)
+        if cached is None:
+            return None
+        try:
+            record = load(cached.get("value"))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            info(f"{name}: the stored result does not read ({type(exc).__name__}: {exc}); "
+                 "running the stage again")
+            return None
+        return record if complete(record) else None
 
     def _failed(self) -> bool:
         return any(s.status == "failed" for s in self.result.stages)
@@ -260,42 +297,41 @@ class Review:
         """Run every stage in order and write the report files; return the result."""
         o, r = self.opts, self.result
         self.series = self._stage("fetch", [_file_digest(o.source), o.msgid or ""],
-                                  lambda: stages.fetch(o.source, o.msgid))
+                                  lambda: stages.fetch(o.source, o.msgid),
+                                  Series.to_json, Series.from_json)
         if self.series:
             r.series = series_info(self.series)
-            self.patch_diffs = [p.get("diff", "") for p in self.series.get("patches") or []]
+            self.patch_diffs = [p.diff for p in self.series.patches]
             try:  # results.json links these when a mail has no archive copy
                 stages.write_mails(self.series, o.out_dir)
             except (KpatchkitError, OSError, ValueError) as exc:
                 info(f"fetch: the mails were not written to the run directory ({exc})")
         try:
             self.tree = stages.resolve_tree(o.tree)
-            r.tree = self.tree.to_json()
+            r.tree = self.tree
         except KpatchkitError as exc:
             r.stages.append(StageRun("apply", "failed", 0.0, "", f"--tree: {exc.message}",
                                      exc.exit_code))
         if self.series is not None and self.tree is not None:
             self._apply()
-        applied = r.applied or {}
+        applied = r.applied
         # already-applied, needs-prereq, not-applicable and conflict stop here: the report
         # says which, with apply's evidence; only a series that landed is analysed and run.
-        ready = bool(applied.get("patched_commit")) and not stops_after_apply(applied) \
-            and (applied.get("compile") or {}).get("ok") is not False and not self._failed()
-        if applied and stops_after_apply(applied):
+        if applied is not None and stops_after_apply(applied):
             info(f"apply: {apply_outcome(applied)}: the review stops after apply")
-        if ready:
-            self._analyze()
+        elif applied is not None and applied.patched_commit and not self._failed() and not (
+                applied.compile is not None and applied.compile.ok is False):
+            self._analyze(applied)
             self._gen_tests()
             if not self._failed():
-                self._run()
+                self._run(applied)
         self._report()
         return r
 
     def _apply(self) -> None:
-        o, tree = self.opts, self.tree
+        o, tree, series = self.opts, self.tree, self.series
         prereq_keys = [_file_digest(p) for p in o.prereqs]
-        series_key = content_hash(*self.patch_diffs, *(p.get("subject", "") for p in
-                                                      self.series.get("patches") or []))
+        series_key = content_hash(*self.patch_diffs, *(p.subject for p in series.patches))
         import kpatchkit.apply as pkg
 
         # The apply stage's code is part of the key: a stored result from an older apply (its
@@ -303,18 +339,18 @@ class Review:
         code_key = _tree_digest(Path(pkg.__file__).parent)
         self.result.applied = self._stage(
             "apply", [series_key, tree.head, str(tree.path), *prereq_keys, code_key],
-            lambda: stages.apply(stages.series_from(self.series), tree, o.prereqs),
+            lambda: stages.apply(series, tree, o.prereqs), Applied.to_json, Applied.from_json,
             complete=_apply_complete)
 
-    def _analyze(self) -> None:
-        a = self.result.applied
+    def _analyze(self, a: Applied) -> None:
         import kpatchkit.analyze as pkg
 
         data_key = _tree_digest(Path(pkg.__file__).parent)
         self.result.analysis = self._stage(
-            "analyze", [str(self.tree.path), a["base_commit"], a["patched_commit"], data_key,
+            "analyze", [str(self.tree.path), a.base_commit, a.patched_commit, data_key,
                         "files:" + ",".join(stages.ANALYZED_DIRS)],
-            lambda: stages.analyze(self.tree, a))
+            lambda: stages.analyze(self.tree, a), ReviewAnalysis.to_json,
+            ReviewAnalysis.from_json)
         if self.result.analysis:
             self.result.excerpts = excerpts(Path(self.tree.path), a, self.result.findings())
 
@@ -326,7 +362,8 @@ class Review:
 
         key = [self.tree.head, ",".join(o.scenarios or []), _tree_digest(repo / "kselftests"),
                _tree_digest(Path(pkg.__file__).parent)]
-        tests = self._stage("gen-tests", key, lambda: stages.gen_tests(self.tree, out, o.scenarios))
+        tests = self._stage("gen-tests", key, lambda: stages.gen_tests(self.tree, out, o.scenarios),
+                            _tests_json, _tests_from)
         if tests:
             tests = _localise(tests, out)
             if tests is None:  # the stored sources are gone: render them again
@@ -341,34 +378,33 @@ class Review:
             except (KpatchkitError, ValueError, OSError) as exc:
                 info(f"[4/6] gen-tests: no upstream patch of the tests ({exc})")
 
-    def _run(self) -> None:
-        o, a = self.opts, self.result.applied
+    def _run(self, a: Applied) -> None:
+        o = self.opts
         # The tests' sources by content, not path: another run directory holds the same files.
-        tests_key = content_hash(*(f"{t.get('name')}:{_file_digest(str(t.get('c_path')))}:"
-                                   f"{[_file_digest(str(h)) for h in t.get('headers') or []]}:"
-                                   f"{t.get('args')}:{t.get('timeout')}:{t.get('kconfig')}"
+        tests_key = content_hash(*(f"{t.name}:{_file_digest(str(t.c_path))}:"
+                                   f"{[_file_digest(str(h)) for h in t.headers]}:"
+                                   f"{t.args}:{t.timeout}:{t.kconfig}"
                                    for t in self.result.tests))
         import kpatchkit.guest as guest_pkg
         import kpatchkit.run as pkg
 
         if o.lava_out:  # the VMs run on a LAVA lab: 'kpatchkit report --from-lava' fills run
-            self._lava_jobs(tests_key)
+            self._lava_jobs(a, tests_key)
             return
         self.result.run = self._stage(
-            "run", [str(self.tree.path), a["base_commit"], a["patched_commit"], tests_key,
+            "run", [str(self.tree.path), a.base_commit, a.patched_commit, tests_key,
                     _tree_digest(Path(pkg.__file__).parent / "data"),
                     _tree_digest(Path(guest_pkg.__file__).parent / "data"), o.tests],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
                                work_dir=o.out_dir / ".kpatchkit" / "run", selection=o.tests,
                                use_cache=o.use_cache, run_id=self.result.run_id),
-            complete=_run_complete)
+            ReviewRun.to_json, ReviewRun.from_json, complete=_run_complete)
         # Issue 8's boot family reports its claims table through the run stage.
-        claims = (self.result.run or {}).get("claims")
-        if isinstance(claims, list):
-            self.result.claims = claims
+        if self.result.run is not None:
+            self.result.claims = [ClaimVerdict.from_json(c) for c in self.result.run.claims]
 
-    def _lava_jobs(self, tests_key: str) -> None:
-        o, a = self.opts, self.result.applied
+    def _lava_jobs(self, a: Applied, tests_key: str) -> None:
+        o = self.opts
         index = STAGES.index("run") + 1
         stage = StageRun(name="run", key=content_hash(STORE_VERSION, "lava", tests_key))
         self.result.stages.append(stage)
@@ -402,7 +438,7 @@ class Review:
         self.ticker.end(index, stage)
 
     def _provenance(self) -> dict[str, Any]:
-        r, run = self.result, self.result.run or {}
+        r, run = self.result, self.result.run
         prov: dict[str, Any] = {
             "tool": f"kpatchkit {__version__}",
             "python": sys.version.split()[0],
@@ -410,23 +446,21 @@ class Review:
             "command": " ".join(sys.argv[:1] + sys.argv[1:]) if sys.argv else "",
             "source": self.opts.source,
         }
-        if r.tree:
-            prov["tree"] = (f"{r.tree.get('name')} Linux {r.tree.get('version')} "
-                            f"({r.tree.get('kind')} {r.tree.get('origin')})")
-            prov["tree head"] = r.tree.get("head", "")
-        if r.applied:
-            prov["base commit"] = r.applied.get("base_commit", "")
-            prov["patched commit"] = r.applied.get("patched_commit", "")
-        for k in run.get("kernels") or []:
-            prov[f"{k.get('name')} kernel config"] = k.get("config_hash", "")
-        for key in ("accel", "qemu", "qemu_cmdline", "qemu_version", "selftests"):
-            if run.get(key):
-                prov[key.replace("_", " ")] = run[key]
+        if r.tree is not None:
+            prov["tree"] = f"{r.tree.name} Linux {r.tree.version} ({r.tree.kind} {r.tree.origin})"
+            prov["tree head"] = r.tree.head
+        if r.applied is not None:
+            prov["base commit"] = r.applied.base_commit
+            prov["patched commit"] = r.applied.patched_commit
+        for k in run.kernels if run is not None else []:
+            prov[f"{k.name} kernel config"] = k.config_hash
+        if run is not None and run.accel:
+            prov["accel"] = run.accel
         if self.opts.lava_out:
             from kpatchkit.lava.report import PROVENANCE_KEY
 
             prov[PROVENANCE_KEY] = str(Path(self.opts.lava_out).resolve())
-        if run:
+        if run is not None:
             for name, cmd in stages.qemu_cmdline(run).items():
                 prov[f"qemu ({name})"] = cmd
         return prov

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from report_samples import make_review, make_stopped
+from report_samples import generated, make_review, make_stopped, result, set_result
 
 from kpatchkit.cli import main
 from kpatchkit.errors import KpatchkitError
@@ -27,9 +27,7 @@ def _by(r):
 
 
 def _set(r, test: str, kernel: str, value: float) -> None:
-    for res in r.run["results"]:
-        if res["test"] == test and res["kernel"] == kernel:
-            res["faults_per_cow_write"] = value
+    set_result(r, test, kernel, faults_per_cow_write=value)
 
 
 # -- reference or not ------------------------------------------------------------------------
@@ -37,7 +35,7 @@ def _set(r, test: str, kernel: str, value: float) -> None:
 
 def test_the_reference_series_is_found_by_its_message_id_and_keeps_its_claim() -> None:
     r = finalize(make_review())
-    assert r.claim_basis["kind"] == "reference" and "Message-ID" in r.claim_basis["matched"]
+    assert r.claim_basis.kind == "reference" and "Message-ID" in r.claim_basis.matched
     s = _by(r)["cow_anon_thp_off"]
     assert s.check == "claim" and s.outcome == "reproduced" and s.claim_status == "reproduced"
     assert s.claim.startswith("reference series")
@@ -49,7 +47,7 @@ def test_the_reference_series_is_found_by_subject_under_another_version() -> Non
     r.series.patches[1].subject = ("[PATCH v2 2/2] KVM: x86/mmu: prefetch SPTE directly in "
                                    "x86 TDP MMU's  change_pte() handler")
     r.series.patches[1].message_id = "v2-resend@example.org"
-    assert finalize(r).claim_basis["kind"] == "reference"
+    assert finalize(r).claim_basis.kind == "reference"
 
 
 def test_the_reference_is_named_in_data_with_its_source() -> None:
@@ -101,9 +99,7 @@ def test_worse_than_base_beyond_the_tolerance_is_a_failure(patched, outcome) -> 
 
 def test_the_base_spread_measured_by_the_run_is_the_tolerance() -> None:
     r = make_review(reference=False)
-    base = next(x for x in r.run["results"]
-                if x["test"] == "cow_anon_thp_off" and x["kernel"] == "base")
-    r.run["results"].append({**base, "faults_per_cow_write": 2.4})  # a second sample
+    r.run.results.append(result("base", "cow_anon_thp_off", "pass", 2.4))  # a second sample
     _set(r, "cow_anon_thp_off", "patched", 2.5)  # mean base 2.2 + spread 0.4 >= 2.5
     finalize(r)
     s = _by(r)["cow_anon_thp_off"]
@@ -113,12 +109,9 @@ def test_the_base_spread_measured_by_the_run_is_the_tolerance() -> None:
 
 def test_a_scenario_can_have_its_own_tolerance_in_data() -> None:
     r = make_review(reference=False)
-    r.tests.append({"name": "cow_two_vcpus_test", "scenario": "cow_two_vcpus",
-                    "c_path": "x/cow_two_vcpus_test.c",
-                    "expectations": r.tests[0]["expectations"]})
+    r.tests.append(generated("cow_two_vcpus_test", "cow_two_vcpus", r.tests[0].expectations))
     for kernel, v in (("base", 2.0), ("patched", 2.8)):
-        r.run["results"].append({"kernel": kernel, "test": "cow_two_vcpus_test",
-                                 "result": "pass", "faults_per_cow_write": v})
+        r.run.results.append(result(kernel, "cow_two_vcpus_test", "pass", v))
     _set(r, "cow_anon_thp_off", "patched", 2.0)
     _set(r, "cow_anon_thp_on", "patched", 2.0)
     finalize(r)
@@ -147,7 +140,7 @@ def test_expect_makes_a_scenario_the_patch_s_own_claim() -> None:
     assert s.check == "claim" and s.outcome == "reproduced" and s.claim.startswith("--expect")
     assert s.expect_base is None and s.expect_patched.contains(1.0)
     assert other.check == "regression" and other.claim == "no claim"
-    assert r.claim_basis["kind"] == "expect" and r.claim_basis["expect"]["cow_anon_thp_off"]
+    assert r.claim_basis.kind == "expect" and r.claim_basis.expect["cow_anon_thp_off"]
     assert r.verdict.claim == "reproduced" and r.verdict.exit_code == 0
 
 
@@ -202,9 +195,9 @@ def test_each_stop_outcome_is_the_verdict_with_its_evidence(tmp_path, outcome) -
     r = finalize(make_stopped(outcome))
     v = r.verdict
     assert v.status == outcome and v.exit_code == RESULT_EXIT[outcome]
-    evidence = r.applied["evidence"]
-    where = next(f"{Path(e['file']).name}:{e['function']}:{e['line']}" for e in evidence
-                 if e.get("function") and e.get("line")) if outcome != "not-applicable" else ""
+    evidence = r.applied.evidence
+    where = next(f"{Path(e.file).name}:{e.function}:{e.line}" for e in evidence
+                 if e.function and e.line) if outcome != "not-applicable" else ""
     assert where in v.headline
     assert any("stopped after apply" in x for x in v.reasons)
     paths = write_reports(r, tmp_path)
@@ -212,8 +205,8 @@ def test_each_stop_outcome_is_the_verdict_with_its_evidence(tmp_path, outcome) -
     report = html.unescape(paths["report.html"].read_text())
     assert f"VERDICT: {outcome.upper()}" in summary and f"Verdict: {outcome.upper()}" in report
     for e in evidence:
-        assert e["text"] in " ".join(summary.split()), e["text"]
-        assert e["text"] in report
+        assert e.text in " ".join(summary.split()), e.text
+        assert e.text in report
     assert "Not run: the review stopped after apply" in report
     results = json.loads(paths["results.json"].read_text())
     k = kpatchkit_summary(results)
@@ -247,7 +240,7 @@ def test_not_applicable_because_the_code_is_gone_keeps_the_obsolete_wording(tmp_
 @pytest.mark.parametrize("old, now", [("obsolete", "not-applicable"), ("failed", "conflict")])
 def test_stored_results_with_the_old_names_read_as_the_new_outcomes(old, now) -> None:
     r = make_stopped(now)
-    r.applied["result"] = old
+    r.applied.result = old
     v = finalize(r).verdict
     assert v.status == now and v.exit_code == 1
     assert "<failure" in render_junit(r)
@@ -265,22 +258,22 @@ def test_review_passes_the_selection_and_cache_choice_to_the_run_stage(monkeypat
                                                                         tmp_path) -> None:
     """--tests auto and --no-cache reach run_kernels (upstream='auto', use_cache=False) with
     the review's run id, so a reused base names the review it came from."""
+    from kpatchkit.records.results import RunReport
+    from kpatchkit.records.review import ReviewRun
     from kpatchkit.review import stages
 
     seen = {}
 
     def fake_run_kernels(tree, **kw):
         seen.update(kw)
-
-        class R:
-            def to_json(self):
-                return {"kernels": [], "results": []}
-        return R()
+        return RunReport(tree="deb61", accel="tcg")
 
     monkeypatch.setattr(stages, "run_kernels", fake_run_kernels)
-    stages.run(object(), {"base_commit": "a", "patched_commit": "b"}, [], jobs=2,
-               work_dir=tmp_path, selection="auto", use_cache=False, run_id="r1")
+    applied = make_review().applied
+    run = stages.run(object(), applied, [], jobs=2, work_dir=tmp_path, selection="auto",
+                     use_cache=False, run_id="r1")
     assert seen["upstream"] == "auto" and seen["use_cache"] is False and seen["run_id"] == "r1"
-    stages.run(object(), {"base_commit": "a", "patched_commit": "b"}, [], jobs=2,
-               work_dir=tmp_path)
+    assert (seen["base"], seen["patched"]) == ("a" * 40, "d" * 40)
+    assert isinstance(run, ReviewRun) and run.engine is None
+    stages.run(object(), applied, [], jobs=2, work_dir=tmp_path)
     assert seen["upstream"] is True and seen["use_cache"] is True

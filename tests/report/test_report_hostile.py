@@ -32,8 +32,8 @@ def _strict(text: str):
 
 def test_control_characters_do_not_break_junit_xml(tmp_path) -> None:
     r = make_review(subject=f"subject {CONTROL}")
-    r.run["results"][0]["test"] = f"cow {CONTROL}"
-    r.run["results"][0]["output"] = f"out {CONTROL}"
+    r.run.results[0].test = f"cow {CONTROL}"
+    r.run.results[0].output = f"out {CONTROL}"
     write_reports(finalize(r), tmp_path)
     root = ET.parse(tmp_path / "junit.xml").getroot()  # raises on an invalid document
     text = ET.tostring(root, encoding="unicode")
@@ -43,9 +43,9 @@ def test_control_characters_do_not_break_junit_xml(tmp_path) -> None:
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_figures_are_written_as_null_with_a_note(tmp_path, capsys, bad) -> None:
     r = make_review()
-    for res in r.run["results"]:
-        if res["kernel"] == "patched":
-            res["faults_per_cow_write"] = bad
+    for res in r.run.results:
+        if res.kernel == "patched":
+            res.faults_per_cow_write = bad
     write_reports(finalize(r), tmp_path)
     for name in ("results.json", "review.json", "findings.sarif"):
         _strict((tmp_path / name).read_text())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from report_samples import make_review
+from report_samples import add_splat, make_review, set_result, splat
 
 from kpatchkit.records.review import Bound
 from kpatchkit.report.judge import finalize, parse_bound, parse_expectations
@@ -43,19 +43,15 @@ def test_failure_on_both_kernels_is_pre_existing_not_introduced() -> None:
 
 def test_failure_only_on_patched_is_introduced() -> None:
     r = make_review()
-    for res in r.run["results"]:
-        if res["kernel"] == "patched" and res["test"] == "demand_paging_test":
-            res["result"] = "fail"
+    set_result(r, "demand_paging_test", "patched", result="fail")
     finalize(r)
     assert r.verdict.exit_code == 1 and r.verdict.introduced_failures == 1
 
 
 def test_new_splat_on_patched_is_introduced() -> None:
     r = make_review()
-    for res in r.run["results"]:
-        if res["kernel"] == "patched" and res["test"] == "write_only":
-            res["splats"] = [{"kind": "suspicious-rcu", "title": "suspicious RCU usage",
-                              "function": "kvm_tdp_mmu_set_spte_gfn", "log": "..."}]
+    add_splat(r, "patched", "write_only", splat("suspicious RCU usage",
+                                                "kvm_tdp_mmu_set_spte_gfn"))
     finalize(r)
     assert r.verdict.exit_code == 1
     assert any("splat" in x for x in r.verdict.reasons)
@@ -83,10 +79,10 @@ def test_expectation_shapes_agree() -> None:
 def test_gentests_contract_shape_and_correctness_only_scenarios() -> None:
     """The shape records/gentests.py documents: {metric: {kernel: bound}, kind, control}."""
     r = make_review()
-    r.tests[0]["expectations"] = {"faults_per_cow_write": {"base": {"min": 1.8, "max": 2.2},
+    r.tests[0].expectations = {"faults_per_cow_write": {"base": {"min": 1.8, "max": 2.2},
                                                            "patched": {"max": 1.05}},
                                   "kind": "claim", "control": False}
-    r.tests[2]["expectations"] = {"kind": "correctness"}
+    r.tests[2].expectations = {"kind": "correctness"}
     finalize(r)
     by = {s.test: s for s in r.scenarios}
     assert by["cow_anon_thp_off"].outcome == "reproduced" and by["cow_anon_thp_off"].is_claim
@@ -95,10 +91,10 @@ def test_gentests_contract_shape_and_correctness_only_scenarios() -> None:
 
 
 def _kernels(r, base="ok", patched="ok", splats=None):
-    r.run["kernels"][0]["outcome"] = base
-    r.run["kernels"][1]["outcome"] = patched
-    r.run["kernels"][1]["splats"] = splats or []
-    r.run["kernels"][0]["splats"] = []
+    r.run.kernels[0].outcome = base
+    r.run.kernels[1].outcome = patched
+    r.run.kernels[1].splats = splats or []
+    r.run.kernels[0].splats = []
     return finalize(r)
 
 
@@ -113,26 +109,23 @@ def test_vm_that_does_not_boot_is_infrastructure() -> None:
 
 
 def test_unattributed_kernel_splat_on_patched_is_introduced() -> None:
-    r = _kernels(make_review(), splats=[{"kind": "suspicious_rcu", "title": "suspicious RCU usage",
-                                          "function": "kvm_tdp_mmu_set_spte_gfn"}])
+    r = _kernels(make_review(), splats=[splat("suspicious RCU usage",
+                                              "kvm_tdp_mmu_set_spte_gfn")])
     assert r.verdict.exit_code == 1
     assert any("kvm_tdp_mmu_set_spte_gfn" in x for x in r.verdict.reasons)
 
 
 def test_known_limit_failing_only_on_patched_is_not_the_patch() -> None:
     r = make_review()
-    for res in r.run["results"]:
-        if res["test"] == "svm_nested_soft_inject_test" and res["kernel"] == "base":
-            res["result"] = "pass"
+    set_result(r, "svm_nested_soft_inject_test", "base", result="pass")
     assert finalize(r).verdict.exit_code == 0
 
 
 def test_skipped_scenario_says_why() -> None:
     r = make_review()
-    for res in r.run["results"]:
-        if res["test"] == "cow_anon_thp_on":
-            res.update(result="skip", faults_per_cow_write=None,
-                       output="TAP version 13\n1..0 # SKIP KSM is not available")
+    for kernel in ("base", "patched"):
+        set_result(r, "cow_anon_thp_on", kernel, result="skip", faults_per_cow_write=None,
+                   output="TAP version 13\n1..0 # SKIP KSM is not available")
     finalize(r)
     s = next(x for x in r.scenarios if x.test == "cow_anon_thp_on")
     assert s.outcome == "skipped" and "KSM is not available" in s.reason

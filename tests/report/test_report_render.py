@@ -7,8 +7,12 @@ from html.parser import HTMLParser
 
 from report_samples import make_review
 
+from kpatchkit.records.applied import BlobCheck, CompileCheck, CompileError
+from kpatchkit.records.claims import ClaimVerdict
+from kpatchkit.records.findings import TraceStep
 from kpatchkit.report.html import CSP, render_report
 from kpatchkit.report.judge import finalize
+from kpatchkit.report.junit import render_junit
 from kpatchkit.report.kcidb import kpatchkit_summary
 from kpatchkit.report.write import FILES, load_review, write_reports
 
@@ -116,11 +120,11 @@ def test_summary_is_a_mail_reply(review) -> None:
 def test_claims_table_renders_issue8_records(review) -> None:
     from kpatchkit.report.summary import render_summary
 
-    review.claims = [{"id": "seabios", "statement": "17000+ TDP faults saved per boot (SeaBIOS)",
-                      "claimed": 17000.0, "claim_config": "8 vCPU, 16 GB",
-                      "our_config": "1 vCPU, 2048 MB", "measured": 4.0,
-                      "measured_detail": "4 ± 2 saved per boot", "verdict": "not reproduced",
-                      "reason": "diskless <boot>"}]
+    review.claims = [ClaimVerdict(
+        id="seabios", statement="17000+ TDP faults saved per boot (SeaBIOS)", claimed=17000.0,
+        claim_config="8 vCPU, 16 GB", our_config="1 vCPU, 2048 MB", measured=4.0,
+        measured_detail="4 ± 2 saved per boot", verdict="not reproduced",
+        reason="diskless <boot>")]
     html = render_report(review)
     start = html.index('id="claims"')
     part = html[start:html.index("</section>", start)]
@@ -130,13 +134,11 @@ def test_claims_table_renders_issue8_records(review) -> None:
 
 
 def test_apply_stage_shape_as_committed_renders(tmp_path, review) -> None:
-    """apply's JSON: blobs as objects, compile skipped (ok None), notes and failure keys."""
-    review.applied["base"]["blobs"] = [{"path": "arch/x86/kvm/mmu/tdp_mmu.c",
-                                        "blob": "6250bd3d20c1", "patch": "1/2",
-                                        "in_tree": False, "commit": None}]
-    review.applied["compile"] = {"status": "skipped", "ok": None, "objects": [], "errors": [],
-                                 "note": "compile=False"}
-    review.applied.update(notes=["a <note>"], failure=None, missing_symbols=[])
+    """apply's record: blobs with their path, compile skipped (ok None), notes."""
+    review.applied.base.blobs = [BlobCheck(path="arch/x86/kvm/mmu/tdp_mmu.c",
+                                           blob="6250bd3d20c1", patch="1/2")]
+    review.applied.compile = CompileCheck(status="skipped", ok=None, note="compile=False")
+    review.applied.notes = ["a <note>"]
     finalize(review)
     assert review.verdict.exit_code == 0  # a skipped compile is not a failed one
     write_reports(review, tmp_path)
@@ -156,16 +158,18 @@ def test_patchset_hash_survives_rerendering(tmp_path, review) -> None:
 
 
 def test_compile_failure_is_shown_and_fails_the_review(review) -> None:
-    review.applied["compile"] = {"status": "failed", "ok": False, "seconds": 3.0,
-                                 "errors": [{"file": "arch/x86/kvm/mmu/tdp_mmu.c", "line": 1357,
-                                             "message": "implicit declaration of <x>"},
-                                            "plain error text"],
-                                 "log": "make: *** [tdp_mmu.o] Error 1"}
+    review.applied.compile = CompileCheck(
+        status="failed", ok=False, seconds=3.0,
+        errors=[CompileError(file="arch/x86/kvm/mmu/tdp_mmu.c", line=1357, col=5,
+                             severity="error", message="implicit declaration of <x>")],
+        log="make: *** [tdp_mmu.o] Error 1")
     finalize(review)
     assert review.verdict.exit_code == 1 and "does not compile" in " ".join(review.verdict.reasons)
     html = render_report(review)
-    assert "tdp_mmu.c:1357: implicit declaration of &lt;x&gt;" in html
-    assert "plain error text" in html and "Error 1" in html
+    assert "tdp_mmu.c:1357: implicit declaration of &lt;x&gt;" in html and "Error 1" in html
+    junit = render_junit(review)  # the error as a line, not a record's repr
+    assert "arch/x86/kvm/mmu/tdp_mmu.c:1357: implicit declaration of &lt;x&gt;" in junit
+    assert "CompileError(" not in junit
 
 
 def test_links_are_only_http_or_relative(review) -> None:
@@ -175,7 +179,7 @@ def test_links_are_only_http_or_relative(review) -> None:
     review.series.patches[1].link = "https://lore.kernel.org/r/p2@example.org"
     hrefs = [a.get("href") for t, a in _parse(render_report(review)).tags if t == "a"]
     # The reference series' source (data/expectations.toml) is linked where its claim applies.
-    assert hrefs == [review.claim_basis["source"], "https://lore.kernel.org/r/p2@example.org"]
+    assert hrefs == [review.claim_basis.source, "https://lore.kernel.org/r/p2@example.org"]
     assert [safe_href(u) for u in ("data:text/html,x", "//evil.example/x", "run1/report.html",
                                    " JavaScript:x")] == ["", "", "run1/report.html", ""]
 
@@ -195,11 +199,11 @@ def test_new_finding_kinds_show_their_evidence(tmp_path) -> None:
     from kpatchkit.report.sarif import build_sarif
 
     r = make_review(new_findings=1)
-    f = r.analysis["findings"][0]
-    f["check"] = "unguarded-write"
-    f["trace"].append({"line": 0, "state": "evidence",
-                       "note": "sp->unsync: mmu_lock write, or mmu_unsync_pages_lock "
-                               "(arch/x86/kvm/mmu/mmu.c:2745)"})
+    f = r.analysis.findings[0]
+    f.check = "unguarded-write"
+    f.trace.append(TraceStep(line=0, state="evidence",
+                             note="sp->unsync: mmu_lock write, or mmu_unsync_pages_lock "
+                                  "(arch/x86/kvm/mmu/mmu.c:2745)"))
     finalize(r)
     log = build_sarif(r)
     res = next(x for x in log["runs"][0]["results"] if x["ruleId"] == "unguarded-write")
@@ -218,11 +222,9 @@ def test_reused_base_and_test_selection_are_said(tmp_path) -> None:
     from kpatchkit.report.summary import render_summary
 
     r = make_review(reference=False)
-    r.run["kernels"] = [{"name": "base", "reused_from": {"run": "run-A", "key": "k1",
-                                                         "date": "2026-12-07T01:01:00Z"}},
-                        {"name": "patched", "reused_from": None}]
-    r.run["selection"] = {"mode": "auto", "affected": [{"test": "dirty_log_test", "why": ["w"]}],
-                          "rest": ["cpuid_test", "smm_test"]}
+    r.run.kernels[0].reused_from = {"run": "run-A", "key": "k1", "date": "2026-12-07T01:01:00Z"}
+    r.run.selection = {"mode": "auto", "affected": [{"test": "dirty_log_test", "why": ["w"]}],
+                       "rest": ["cpuid_test", "smm_test"]}
     finalize(r)
     write_reports(r, tmp_path)
     html = (tmp_path / "report.html").read_text()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kpatchkit.cli import main
+from kpatchkit.records.gentests import GeneratedTest
 from kpatchkit.review.store import StageStore
 
 
@@ -53,12 +54,13 @@ def test_reused_generated_tests_are_copied_into_the_run_dir(tmp_path) -> None:
     first.mkdir(parents=True)
     (first / "cow_test.c").write_text('#include "cow_util.h"\nint main(void) { return 0; }\n')
     (first / "cow_util.h").write_text("/* helpers */\n")
-    tests = [{"name": "cow_test", "c_path": str(first / "cow_test.c"), "expectations": {},
-              "headers": [str(first / "cow_util.h")]}]
+    tests = [GeneratedTest(name="cow_test", c_path=first / "cow_test.c", scenario="cow",
+                           headers=[first / "cow_util.h"])]
     second = tmp_path / "run-b" / "selftests"
     local = _localise(tests, second)
-    assert local[0]["c_path"] == str(second / "cow_test.c")
-    assert local[0]["headers"] == [str(second / "cow_util.h")]
+    assert local[0].c_path == second / "cow_test.c"
+    assert local[0].headers == [second / "cow_util.h"]
+    assert tests[0].c_path == first / "cow_test.c"  # the stored record is left as it was
     assert "int main" in (second / "cow_test.c").read_text()
     assert (second / "cow_util.h").read_text() == "/* helpers */\n"
     (first / "cow_util.h").unlink()
@@ -104,15 +106,22 @@ def test_series_on_612_is_not_applicable_the_code_is_gone(tmp_path, lore, capsys
 
 
 def test_partial_stage_results_are_not_kept() -> None:
+    from report_samples import make_review
+
+    from kpatchkit.records.applied import CompileCheck
     from kpatchkit.review.pipeline import _apply_complete, _run_complete
 
-    assert _apply_complete({"result": "ported", "compile": {"ok": True}})
-    assert _apply_complete({"result": "obsolete", "compile": None})
-    assert not _apply_complete({"result": "ported", "compile": {"ok": None, "status": "skipped"}})
-    ok = {"kernels": [{"name": "base", "outcome": "ok"}, {"name": "patched", "outcome": "ok"}]}
-    assert _run_complete(ok)
-    ok["kernels"][0]["outcome"] = "hang"
-    assert not _run_complete(ok)
+    r = make_review()
+    assert _apply_complete(r.applied)  # ported and compiled
+    r.applied.compile = CompileCheck(status="skipped", ok=None)
+    assert not _apply_complete(r.applied)
+    r.applied.compile = None
+    assert not _apply_complete(r.applied)
+    r.applied.result = "not-applicable"
+    assert _apply_complete(r.applied)
+    assert _run_complete(r.run)
+    r.run.kernels[0].outcome = "hang"
+    assert not _run_complete(r.run)
 
 
 @pytest.mark.tree
@@ -139,9 +148,10 @@ def test_analysis_covers_the_c_files_touched_under_virt_kvm(shared) -> None:
 
     tree = resolve_tree(_tree("deb61", "6.1"))
     mail = shared / "fixtures" / "kvm-mmu-mails" / "03-applies-ioeventfd-kfree.eml"
-    applied = apply_series(load_series(str(mail)), tree, compile=False).to_json()
-    assert applied["result"] == "applied"
+    applied = apply_series(load_series(str(mail)), tree, compile=False)
+    assert applied.result == "applied"
     analysis = stages.analyze(tree, applied)
-    assert analysis["files"] == ["virt/kvm/eventfd.c"] and not analysis["errors"]
-    assert analysis["counts"] == {"new": 0, "fixed": 0, "unchanged": 0}
-    assert [c["function"] for c in analysis["added_calls"]] == ["kvm_assign_ioeventfd_idx"]
+    assert analysis.files == ["virt/kvm/eventfd.c"] and not analysis.errors
+    assert analysis.counts == {"new": 0, "fixed": 0, "unchanged": 0}
+    assert [c.function for c in analysis.added_calls] == ["kvm_assign_ioeventfd_idx"]
+    assert [c.lock().mmu_lock for c in analysis.added_calls]  # the context reads as a record
