@@ -155,3 +155,29 @@ def test_analysis_covers_the_c_files_touched_under_virt_kvm(shared) -> None:
     assert analysis.counts == {"new": 0, "fixed": 0, "unchanged": 0}
     assert [c.function for c in analysis.added_calls] == ["kvm_assign_ioeventfd_idx"]
     assert [c.lock().mmu_lock for c in analysis.added_calls]  # the context reads as a record
+
+
+def test_a_stored_result_that_no_longer_reads_is_run_again(tmp_path, monkeypatch, capsys) -> None:
+    """The store keeps JSON and the review reads the record of it: a stored result another
+    kpatchkit wrote (a key renamed) is said and recomputed, never read as empty fields."""
+    from report_samples import make_review
+
+    from kpatchkit.cache import content_hash
+    from kpatchkit.records.applied import Applied
+    from kpatchkit.review.pipeline import STORE_VERSION, Review, ReviewOptions
+
+    monkeypatch.setenv("KPATCHKIT_CACHE", str(tmp_path / "cache"))
+    review = Review(ReviewOptions(source="x.mbox", tree="deb61", out_dir=tmp_path / "run"))
+    stored = make_review().applied.to_json()
+    stored["outcome"] = stored.pop("result")
+    review.store.put("apply", content_hash(STORE_VERSION, "apply", "k"), {"value": stored})
+    fresh = make_review().applied
+    got = review._stage("apply", ["k"], lambda: fresh, Applied.to_json, Applied.from_json)
+    assert got == fresh and review.result.stages[-1].status == "ok"
+    assert "apply: the stored result does not read (TypeError" in capsys.readouterr().err
+
+    def not_again() -> Applied:
+        raise AssertionError("the stored result was not reused")
+
+    again = review._stage("apply", ["k"], not_again, Applied.to_json, Applied.from_json)
+    assert again == fresh and review.result.stages[-1].status == "cached"
