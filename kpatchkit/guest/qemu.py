@@ -19,7 +19,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +70,9 @@ def vendor_fragment(accel: str) -> str:
 
 def qemu_command(kernel: Path, initrd: Path, console: Path, results: Path, *, accel: str,
                  smp: int | None = None, memory: str | None = None,
-                 append_extra: str = "") -> list[str]:
-    """The QEMU argv (no display, two serial ports to files, no reboot, no network)."""
+                 append_extra: str = "", extra_args: Sequence[str] = ()) -> list[str]:
+    """The QEMU argv (no display, two serial ports to files, no reboot, no network);
+    ``extra_args`` (a control port, see ``dispatch``) go after the two serial files."""
     cfg = guest_config()["qemu"]
     binary = shutil.which(cfg["binary"])
     if not binary:
@@ -81,7 +82,7 @@ def qemu_command(kernel: Path, initrd: Path, console: Path, results: Path, *, ac
     return [binary, "-accel", accel, "-cpu", cpu, "-m", memory or cfg["memory"],
             "-smp", str(smp or cfg["smp"]), "-nodefaults", "-display", "none",
             "-no-reboot", "-monitor", "none",
-            "-serial", f"file:{console}", "-serial", f"file:{results}",
+            "-serial", f"file:{console}", "-serial", f"file:{results}", *extra_args,
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append]
 
 
@@ -101,7 +102,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def run_vm(kernel: Path, initrd: Path, workdir: Path, *, accel: str,
            test_timeouts: dict[str, int], smp: int | None = None, memory: str | None = None,
-           append_extra: str = "", boot_timeout: float | None = None,
+           append_extra: str = "", extra_args: Sequence[str] = (),
+           boot_timeout: float | None = None,
            slack: float | None = None, total_timeout: float | None = None,
            on_test: Callable[[str], None] | None = None) -> VmOutcome:
     """Run one VM to completion under a watchdog.
@@ -118,7 +120,7 @@ def run_vm(kernel: Path, initrd: Path, workdir: Path, *, accel: str,
     for f in (console, results):
         f.write_text("")
     cmd = qemu_command(kernel, initrd, console, results, accel=accel, smp=smp, memory=memory,
-                       append_extra=append_extra)
+                       append_extra=append_extra, extra_args=extra_args)
     start = time.monotonic()
     stderr = open(workdir / "qemu.stderr", "w")  # noqa: SIM115 - closed in finally
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,

@@ -21,6 +21,7 @@ from kpatchkit.console import info
 from kpatchkit.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INFRA, KpatchkitError
 from kpatchkit.guest import collect, qemu, shard
 from kpatchkit.guest.compare import compare_kernels, subject_kernel
+from kpatchkit.guest.dispatch import QUEUE_PARAM, QueueServer, TestQueue
 from kpatchkit.guest.initramfs import GuestTest, files_key, guest_config
 from kpatchkit.guest.prepare import KernelSpec, kernel_fragments, prepare_guest
 from kpatchkit.guest.shard import free_cores
@@ -48,7 +49,8 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
     which run they come from. ``use_cache`` False (or ``$KPATCHKIT_RUN_REUSE=0``) boots every
     kernel and stores nothing. The kernels that boot share the free cores (``jobs``, else
     ``$KPATCHKIT_JOBS``, else the CPU count): one kernel alone runs its tests in that many
-    guests, two kernels one guest each per two cores (:mod:`kpatchkit.guest.shard`).
+    guests, taking them from a shared queue as each becomes free
+    (:mod:`kpatchkit.guest.dispatch`); two kernels one guest each per two cores.
     ``run_id`` names this run in the cache (default: the review's run id or the run dir's name).
     """
     if not kernels:
@@ -119,24 +121,43 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
     expected = shard.known_durations(tests)
     for _run, results in done.values():
         expected.update({r.test: r.seconds for r in results if r.seconds})
+    # A kernel alone on several cores hands its tests to its guests from a queue, longest
+    # expected first, as each guest becomes free (guest/dispatch.py); one guest runs them all.
     jobs_list: list[tuple[int, int, list[int]]] = []
+    queues: dict[int, TestQueue] = {}
     for idx, n in zip(to_run, shard.guests_per_kernel(cores, len(to_run)), strict=True):
-        parts = shard.split(tests, n, expected)
-        jobs_list.extend((idx, g, part) for g, part in enumerate(parts))
+        n = max(1, min(n, len(tests)))
+        if n > 1:
+            queues[idx] = TestQueue(tests, expected)
+            jobs_list.extend((idx, g, []) for g in range(n))
+        else:
+            jobs_list.append((idx, 0, list(range(len(tests)))))
     per_kernel = {idx: sum(1 for j in jobs_list if j[0] == idx) for idx in to_run}
 
     def boot(job: tuple[int, int, list[int]]) -> tuple[dict, list[TestResult], list, str]:
         idx, g, part = job
         spec, img = kernels[idx], images[idx]
-        subset = [tests[i] for i in part]
         many = per_kernel[idx] > 1
         label = f"{spec.name}#{g + 1}" if many else spec.name
-        progress(f"[run] booting {label} ({accel}, {len(subset)} tests)")
-        extra = " ".join(x for x in (append_extra, shard.only_param(part, len(tests))) if x)
-        vm = qemu.run_vm(img.path, initrd, run_dir / spec.name / (f"guest{g + 1}" if many else ""),
-                         accel=accel, test_timeouts=timeouts, smp=vm_smp, append_extra=extra,
-                         total_timeout=vm_timeout,
-                         on_test=lambda name, s=label: progress(f"[{s}] {name}"))
+        workdir = run_dir / spec.name / (f"guest{g + 1}" if many else "")
+        on_test = lambda name, s=label: progress(f"[{s}] {name}")  # noqa: E731
+        queue = queues.get(idx)
+        if queue is None:
+            progress(f"[run] booting {label} ({accel}, {len(part)} tests)")
+            vm = qemu.run_vm(img.path, initrd, workdir, accel=accel, test_timeouts=timeouts,
+                             smp=vm_smp, append_extra=append_extra, total_timeout=vm_timeout,
+                             on_test=on_test)
+        else:
+            progress(f"[run] booting {label} ({accel}, tests from a shared queue)")
+            with QueueServer(queue, g) as server:
+                vm = qemu.run_vm(img.path, initrd, workdir, accel=accel,
+                                 test_timeouts=timeouts, smp=vm_smp,
+                                 append_extra=" ".join(x for x in (append_extra, QUEUE_PARAM)
+                                                       if x),
+                                 extra_args=server.qemu_args(), total_timeout=vm_timeout,
+                                 on_test=on_test)
+            part = sorted(queue.taken.get(g, []))
+        subset = [tests[i] for i in part]
         results, splats, panic = collect.collect(spec.name, subset, vm, known_by_test)
         outcome = {"ok": "ok", "timeout": "hang", "no-boot": "no-boot"}.get(vm.status, "died")
         if panic:
@@ -163,7 +184,15 @@ def run_suite(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest], 
         spec, img = kernels[idx], images[idx]
         mine = [b for j, b in zip(jobs_list, booted, strict=True) if j[0] == idx]
         guests = [b[0] for b in mine]
-        results = sorted((r for b in mine for r in b[1]), key=lambda r: position[r.test])
+        left = queues[idx].left() if idx in queues else []
+        # Tests no guest asked for: every guest of this kernel ended first (it died or hung).
+        unrun = [TestResult(kernel=spec.name, test=tests[i].name, result="error",
+                            args=list(tests[i].args), timeout=tests[i].timeout,
+                            output="kpatchkit: not run: every guest of this kernel ended "
+                                   "before asking for it", known=known_by_test.get(tests[i].name))
+                 for i in left]
+        results = sorted([*(r for b in mine for r in b[1]), *unrun],
+                         key=lambda r: position[r.test])
         outcome = shard.worst([gst["outcome"] for gst in guests])
         details = [gst["detail"] for gst in guests if gst["detail"]]
         boots = [gst["boot_seconds"] for gst in guests if gst["boot_seconds"] is not None]

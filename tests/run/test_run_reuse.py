@@ -4,13 +4,17 @@ whole run_suite with QEMU replaced by a fake guest that follows the same results
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
-from kpatchkit.guest import prepare, qemu, shard
+from kpatchkit.guest import dispatch, prepare, qemu, shard
 from kpatchkit.guest.initramfs import GuestTest, files_key, find_busybox, render_init
 from kpatchkit.guest.lists import upstream_tests
 from kpatchkit.guest.prepare import KernelSpec
@@ -212,16 +216,21 @@ def test_free_cores(monkeypatch):
     assert shard.free_cores() >= 1
 
 
+def _init_selection(tmp_path: Path, ctl: str = "/dev/ttyS2",
+                    listing: str = "a|5|a\nb|5|b -x\n\nc|5|c\nd|5|d\n") -> str:
+    """data/init.sh's selection and dispatch, with run_test() printing what it would run."""
+    init = render_init(["pf_taken"])
+    head = init[init.index('ONLY=""'):init.index("run_test() {")]
+    tail = init[init.index('if [ -n "$QUEUE" ]; then'):init.index('say "# kpatchkit-dmesg-begin"')]
+    (tmp_path / "list").write_text(listing)
+    return ('say() { echo "$*"; }\nrun_test() { i=$((i + 1)); say "$i $name $cmd"; }\n'
+            + (head + tail).replace("/proc/cmdline", str(tmp_path / "cmdline"))
+            .replace("/tests/list", str(tmp_path / "list")).replace("/dev/ttyS2", ctl))
+
+
 def test_guest_init_runs_only_its_lines(tmp_path):
     """data/init.sh's selection loop, run by busybox sh on a real list and command line."""
-    init = render_init(["pf_taken"])
-    start = init.index('ONLY=""')
-    end = init.index('\tsay "# kpatchkit-begin $name"')
-    (tmp_path / "list").write_text("a|5|a\nb|5|b -x\n\nc|5|c\nd|5|d\n")
-    snippet = ('say() { echo "$*"; }\n' + init[start:end]
-               .replace("/proc/cmdline", str(tmp_path / "cmdline"))
-               .replace("/tests/list", str(tmp_path / "list"))
-               + '\tsay "$i $name $cmd"\ndone < ' + str(tmp_path / "list") + "\n")
+    snippet = _init_selection(tmp_path)
 
     def run(cmdline: str) -> list[str]:
         (tmp_path / "cmdline").write_text(cmdline + "\n")
@@ -234,6 +243,45 @@ def test_guest_init_runs_only_its_lines(tmp_path):
         "TAP version 13", "1..2", "1 b b -x", "2 d d"]
     assert run("console=ttyS0 panic=-1") == [
         "TAP version 13", "1..4", "1 a a", "2 b b -x", "3 c c", "4 d d"]
+
+
+def test_guest_init_takes_tests_from_the_hosts_queue(tmp_path):
+    """kpatchkit.queue=1: init asks on a real tty (a pty standing for ttyS2) and the host's
+    QueueServer answers over its Unix socket, bridged as QEMU's chardev would; the plan comes
+    last. The host hands out longest-expected first and remembers what this guest took."""
+    master, slave = pty.openpty()
+    snippet = _init_selection(tmp_path, os.ttyname(slave), "a|5|a\nb|5|b -x\nc|5|c\nd|5|d\n")
+    (tmp_path / "cmdline").write_text("console=ttyS0 kpatchkit.queue=1\n")
+    tests = [GuestTest(n, n) for n in ("a", "b", "c", "d")]
+    queue = dispatch.TestQueue(tests, {"c": 90.0, "a": 5.0, "b": 40.0, "d": 1.0})
+    with dispatch.QueueServer(queue, 0) as server:
+        chardev = server.qemu_args()[1]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(chardev.split("path=", 1)[1])
+
+        def bridge() -> None:  # the guest's tty <-> the host's socket, as QEMU does
+            while True:
+                try:
+                    data = os.read(master, 1024)
+                except OSError:
+                    return
+                if not data:
+                    return
+                sock.sendall(data)
+                if data.endswith(b"\n"):
+                    os.write(master, sock.recv(1024))
+
+        t = threading.Thread(target=bridge, daemon=True)
+        t.start()
+        out = subprocess.run([str(find_busybox()), "sh", "-c", snippet], capture_output=True,
+                             text=True, timeout=30)
+        sock.close()
+    os.close(slave)
+    os.close(master)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["TAP version 13", "1 c c", "2 b b -x", "3 a a", "4 d d",
+                                       "1..4"]
+    assert queue.taken == {0: [2, 1, 0, 3]} and queue.left() == []
 
 
 # ------------------------------------------------------------------------- --tests auto
@@ -274,11 +322,13 @@ class FakeGuests:
     """Stands in for kbuild/selftests/initramfs/QEMU; each guest follows data/init.sh's
     protocol for the lines ``kpatchkit.only`` picks, so collect and the merge are the real ones."""
 
-    def __init__(self, tmp_path: Path, monkeypatch, fail: set[str] = frozenset()) -> None:
+    def __init__(self, tmp_path: Path, monkeypatch, fail: set[str] = frozenset(),
+                 die_on: set[str] = frozenset()) -> None:
         from kpatchkit.records.kbuild import KernelImage
 
         self.boots: list[tuple[str, list[str]]] = []
         self.fail = set(fail)
+        self.die_on = set(die_on)  # the guest dies (panics) while running one of these
         images = {}
         for commit in ("base0", "patch1", "patch2"):
             img = tmp_path / "images" / commit / "bzImage"
@@ -304,10 +354,14 @@ class FakeGuests:
             "qemu-fake", "-smp", str(kw.get("smp")), "-append", kw.get("append_extra", "")])
 
     def run_vm(self, kernel, initrd, workdir, *, accel, test_timeouts, smp=None,
-               append_extra="", total_timeout=None, on_test=None, **kw):
+               append_extra="", total_timeout=None, on_test=None, extra_args=(), **kw):
         names = list(test_timeouts)
         only = re.search(r"kpatchkit\.only=(\S+)", append_extra)
-        picked = [names[int(i) - 1] for i in only.group(1).split(",")] if only else names
+        if "kpatchkit.queue=1" in append_extra.split():
+            picked = [names[i - 1] for i in _ask_queue(
+                extra_args, lambda i: names[i - 1] in self.die_on)]
+        else:
+            picked = [names[int(i) - 1] for i in only.group(1).split(",")] if only else names
         self.boots.append((kernel.parent.name, picked))
         workdir.mkdir(parents=True, exist_ok=True)
         lines = ["KPATCHKIT-RESULTS-BEGIN", "TAP version 13", f"1..{len(picked)}"]
@@ -316,12 +370,35 @@ class FakeGuests:
             lines += [f"# kpatchkit-begin {n}", f"    output of {n} on {kernel.parent.name}",
                       f"# kpatchkit-stats {n} seconds={i}.00 exit={1 if bad else 0}",
                       f"{'not ok' if bad else 'ok'} {i} {n}"]
-        lines.append("KPATCHKIT-RESULTS-END")
+        dies = bool(picked) and picked[-1] in self.die_on
+        if dies:  # no result line for the last test, and no end marker
+            lines = lines[:-3]
+        else:
+            lines.append("KPATCHKIT-RESULTS-END")
         (workdir / "results.log").write_text("\n".join(lines) + "\n")
         (workdir / "console.log").write_text("[    0.5] Run /init as init process\n")
         return qemu.VmOutcome(console=workdir / "console.log", results=workdir / "results.log",
                               returncode=0, seconds=float(len(picked)), boot_seconds=0.5,
-                              status="ok")
+                              status="died" if dies else "ok")
+
+
+def _ask_queue(qemu_args, dies=lambda line: False) -> list[int]:
+    """The guest side of guest/dispatch.py's protocol over the real socket QEMU would open:
+    'next' until 'done' (or until the guest dies running a line); the 1-based lines it got."""
+    chardev = qemu_args[qemu_args.index("-chardev") + 1]
+    path = dict(kv.split("=", 1) for kv in chardev.split(",")[1:])["path"]
+    got = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        f = sock.makefile("rwb", buffering=0)
+        while True:
+            f.write(b"next\n")
+            answer = f.readline().strip()
+            if answer == b"done":
+                return got
+            got.append(int(answer))
+            if dies(got[-1]):
+                return got
 
 
 def _suite(tmp_path, name, commits, **kw):
@@ -371,6 +448,27 @@ def test_base_alone_runs_in_as_many_guests_as_cores(cache, tmp_path, monkeypatch
     rep = _suite(tmp_path, "r1", ["base0"])
     assert len(fake.boots) == 2 and len(rep.kernels[0].guests) == 2
     assert [r.test for r in rep.results] == ["t1", "t2", "t3", "t4", "t5"]
+
+
+def test_a_guest_that_dies_keeps_only_its_test_the_other_runs_the_rest(cache, tmp_path,
+                                                                         monkeypatch):
+    fake = FakeGuests(tmp_path, monkeypatch, die_on={"t1"})
+    rep = _suite(tmp_path, "r1", ["base0"])
+    got = {r.test: r.result for r in rep.results}
+    assert got == {"t1": "error", "t2": "pass", "t3": "pass", "t4": "pass", "t5": "pass"}
+    assert "died during this test" in rep.results[0].output
+    assert sorted(n for _, t in fake.boots for n in t) == ["t1", "t2", "t3", "t4", "t5"]
+    assert rep.kernels[0].outcome == "died"
+
+
+def test_tests_no_guest_asked_for_are_errors_not_lost(cache, tmp_path, monkeypatch):
+    """Both guests die on their first test: the three never handed out are still reported."""
+    FakeGuests(tmp_path, monkeypatch, die_on={"t1", "t2", "t3", "t4", "t5"})
+    rep = _suite(tmp_path, "r1", ["base0"])
+    assert [r.test for r in rep.results] == ["t1", "t2", "t3", "t4", "t5"]
+    assert all(r.result == "error" for r in rep.results)
+    assert sum("not run: every guest of this kernel ended" in r.output
+               for r in rep.results) == 3
 
 
 def test_a_flaky_looking_base_is_run_again(cache, tmp_path, monkeypatch):

@@ -3,7 +3,10 @@
 # per-test timeout; write TAP, KVM debugfs counters and dmesg to the results channel (ttyS1),
 # mark each test in the kernel log so splats on the console (ttyS0) can be attributed.
 # 'kpatchkit.only=2,5,9' on the kernel command line runs only those lines of the list (1-based,
-# in list order): one guest of a run sharded over several (kpatchkit/run/shard.py).
+# in list order): one guest of a run sharded over several (kpatchkit/guest/shard.py).
+# 'kpatchkit.queue=1' instead asks the host for each next line on ttyS2 ("next" -> a line number
+# or "done"), so several guests share one kernel's tests as they become free (guest/dispatch.py);
+# the TAP plan then comes at the end.
 /bin/busybox --install -s /bin
 export PATH=/bin:/tests
 mount -t proc proc /proc
@@ -27,23 +30,17 @@ D=/sys/kernel/debug/kvm
 say "KPATCHKIT-RESULTS-BEGIN"
 say "# kpatchkit-guest kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) tdp_mmu=$(cat /sys/module/kvm/parameters/tdp_mmu 2>/dev/null)"
 ONLY=""
+QUEUE=""
 for w in $(cat /proc/cmdline); do
-	case "$w" in kpatchkit.only=*) ONLY="${w#kpatchkit.only=}" ;; esac
+	case "$w" in
+	kpatchkit.only=*) ONLY="${w#kpatchkit.only=}" ;;
+	kpatchkit.queue=1) QUEUE=1 ;;
+	esac
 done
 say "TAP version 13"
-if [ -n "$ONLY" ]; then
-	say "1..$(echo "$ONLY" | tr ',' '\n' | grep -c .)"
-else
-	say "1..$(grep -c . /tests/list)"
-fi
 i=0
-line=0
-while IFS='|' read -r name timeout cmd; do
-	[ -n "$name" ] || continue
-	line=$((line + 1))
-	if [ -n "$ONLY" ]; then
-		case ",$ONLY," in *",$line,"*) ;; *) continue ;; esac
-	fi
+# One test: $name, $timeout, $cmd set; TAP point number $i.
+run_test() {
 	i=$((i + 1))
 	say "# kpatchkit-begin $name"
 	kmsg "begin $name"
@@ -84,7 +81,37 @@ while IFS='|' read -r name timeout cmd; do
 	else
 		say "not ok $i $name # exit=$rc"
 	fi
-done < /tests/list
+}
+if [ -n "$QUEUE" ]; then
+	C=/dev/ttyS2
+	stty -F $C raw -echo 2>/dev/null
+	exec 4<>$C
+	while :; do
+		echo next >&4
+		read -r n <&4 || break
+		case "$n" in '' | *[!0-9]*) break ;; esac
+		IFS='|' read -r name timeout cmd <<-EOF
+			$(sed -n "${n}p" /tests/list)
+		EOF
+		[ -n "$name" ] && run_test
+	done
+	say "1..$i"
+else
+	if [ -n "$ONLY" ]; then
+		say "1..$(echo "$ONLY" | tr ',' '\n' | grep -c .)"
+	else
+		say "1..$(grep -c . /tests/list)"
+	fi
+	line=0
+	while IFS='|' read -r name timeout cmd; do
+		[ -n "$name" ] || continue
+		line=$((line + 1))
+		if [ -n "$ONLY" ]; then
+			case ",$ONLY," in *",$line,"*) ;; *) continue ;; esac
+		fi
+		run_test
+	done < /tests/list
+fi
 say "# kpatchkit-dmesg-begin"
 dmesg | sed 's/^/# /' >&3
 say "# kpatchkit-dmesg-end"
