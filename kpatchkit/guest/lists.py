@@ -19,7 +19,8 @@ DATA = Path(__file__).with_name("data")
 UPSTREAM_SCHEMA = {
     "defaults": Opt({"timeout": Opt(int)}),
     "test": Opt(ListOf({"name": str, "program": Opt(str), "args": Opt(ListOf(str)),
-                        "timeout": Opt(int)})),
+                        "timeout": Opt(int), "only_under": Opt(ListOf(OneOf("tcg", "kvm"))),
+                        "why": Opt(str)})),
     "known": Opt(ListOf({"name": str, "accel": Opt(OneOf("tcg", "kvm")), "reason": str})),
 }
 
@@ -49,6 +50,15 @@ def upstream_tests(version: str) -> tuple[list[GuestTest], dict[tuple[str, str],
              for t in data.get("test", [])]
     known = {(k["name"], k.get("accel", "tcg")): k["reason"] for k in data.get("known", [])}
     return tests, known
+
+
+def left_out(version: str, accel: str) -> dict[str, str]:
+    """Tests of the list that the default run leaves out under ``accel`` (``only_under`` names
+    the accelerators they run under), each with the list's reason; asked for by name they
+    still run."""
+    data = load_toml(upstream_list_path(version), UPSTREAM_SCHEMA)
+    return {t["name"]: t.get("why", f"runs only under {', '.join(t['only_under'])}")
+            for t in data.get("test", []) if "only_under" in t and accel not in t["only_under"]}
 
 
 def select_tests(all_tests: list[GuestTest], names: Sequence[str] | None) -> list[GuestTest]:

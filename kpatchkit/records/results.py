@@ -144,6 +144,9 @@ class RunReport(Record):
     # ("auto") or left out ("affected")], "ran": [names in run order]}. Empty: no selection.
     selection: dict[str, Any] = field(default_factory=dict)
     jobs: int = 1  # guests run at once (free cores)
+    # Tests of the upstream list this accelerator's default run leaves out, with why
+    # (``only_under`` in guest/data/upstream-<ver>.toml); {} when none.
+    left_out: dict[str, str] = field(default_factory=dict)
 
     def test_selection(self) -> Selection | None:
         """Which tests a ``--tests auto``/``affected`` run picked and why (None: all ran)."""

@@ -7,7 +7,8 @@ from kpatchkit.records.results import RunReport
 
 def run_notes(run: RunReport) -> list[str]:
     """What the run stage did not do here: kernels whose results were reused from an earlier
-    run (results cache), and which tests a ``--tests auto`` selection ran."""
+    run (results cache), tests of the list this accelerator leaves out, and which tests a
+    ``--tests auto`` selection ran."""
     notes = []
     for k in run.kernels:
         src = k.reuse()
@@ -15,6 +16,8 @@ def run_notes(run: RunReport) -> list[str]:
             notes.append(f"{k.name}: reused from run {src.run or '?'} "
                          f"({(src.date or '?')[:16].replace('T', ' ')}), same "
                          "kernel image, tests, QEMU options and test list")
+    for name, why in run.left_out.items():
+        notes.append(f"{name}: not run under {run.accel} ({why})")
     sel = run.test_selection()
     if sel is not None and sel.mode:
         affected = [a.test for a in sel.affected]

@@ -28,7 +28,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpatchkit.guest.lists import generated_guest_tests, select_tests, upstream_tests
+from kpatchkit.console import info
+from kpatchkit.errors import KpatchkitError
+from kpatchkit.guest import qemu
+from kpatchkit.guest.lists import generated_guest_tests, left_out, select_tests, upstream_tests
 from kpatchkit.guest.prepare import KernelSpec
 from kpatchkit.run import affected
 from kpatchkit.run.suite import run_suite
@@ -50,10 +53,19 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
                 accel: str | None = None, **kwargs: Any) -> RunReport:
     """Run the upstream list and the generated tests on base (and patched) kernels."""
     repo = Path(_get(tree, "path"))
-    all_upstream, known = upstream_tests(_get(tree, "version", "6.1"))
+    version = _get(tree, "version")
+    if not version:
+        raise KpatchkitError(f"tree {_get(tree, 'name', repo)} has no kernel version; "
+                             "re-add it with 'kpatchkit tree add'")
+    all_upstream, known = upstream_tests(version)
+    accel = accel or qemu.detect_accel()
     mode = upstream if upstream in ("auto", "affected") else None
+    skipped: dict[str, str] = {}
     if upstream is True or mode:
-        guest_tests = all_upstream
+        skipped = left_out(version, accel)
+        guest_tests = [t for t in all_upstream if t.name not in skipped]
+        for name, why in skipped.items():
+            kwargs.get("progress", info)(f"[run] {name} left out under {accel}: {why}")
     elif upstream:
         guest_tests = select_tests(all_upstream, list(upstream))
     else:
@@ -71,4 +83,5 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
                        extra_sources=extras, known=known, debug=debug, jobs=jobs,
                        work_dir=work_dir, accel=accel, guest_options=sorted(options), **kwargs)
     report.selection = selection
+    report.left_out = skipped
     return report

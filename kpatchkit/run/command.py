@@ -138,13 +138,20 @@ def run(args: argparse.Namespace) -> int:
     if boot_family:
         wanted = [n for n in wanted if n != "boot"]
     gen_by_name = {g.name: g for g in generated}
+    skipped: dict[str, str] = {}
     if wanted:
         generated = [gen_by_name[n] for n in wanted if n in gen_by_name]
         tests = select_tests(upstream, [n for n in wanted if n not in gen_by_name])
     elif boot_family:
         generated, tests = [], []
     else:
-        tests = upstream
+        from kpatchkit.guest.lists import left_out
+        from kpatchkit.guest.qemu import detect_accel
+
+        skipped = left_out(tree.version, detect_accel() if args.accel == "auto" else args.accel)
+        tests = [t for t in upstream if t.name not in skipped]
+        for name, why in skipped.items():
+            info(f"[run] {name} left out under this accelerator: {why}")
     extras = {g.name: Path(g.c_path) for g in generated}
     tests = tests + [GuestTest(name=g.name, program=g.name, args=[str(a) for a in g.args],
                                timeout=int(g.timeout or 180)) for g in generated]
@@ -176,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
                        guest_options=sorted({o for g in generated for o in g.kconfig}),
                        jobs=args.jobs, use_cache=False if args.no_reuse else None)
     report.selection = selection
+    report.left_out = skipped
     if boot_family:
         from kpatchkit.claims.family import attach_to_run
 

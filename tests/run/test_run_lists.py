@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpatchkit.guest.lists import upstream_list_path, upstream_tests
+from kpatchkit.guest.lists import left_out, upstream_list_path, upstream_tests
 
 DEBIAN = {"deb61": "/usr/src/linux-source-6.1.tar.xz",
           "deb612": "/usr/src/linux-source-6.12.tar.xz"}
@@ -39,3 +39,37 @@ def test_every_listed_program_is_in_the_trees_makefile(name: str) -> None:
     major_minor = ".".join(tree.version.split(".")[:2])
     assert upstream_list_path(tree.version).name == f"upstream-{major_minor}.toml"
     assert {t.program for t in tests} <= have
+
+
+@pytest.mark.parametrize("version", ["6.1", "6.12"])
+def test_tcg_leaves_out_only_what_cannot_tell_kernels_apart(version: str) -> None:
+    """``only_under``: memslot_perf_test always fails under TCG for TCG's reason, so the default
+    TCG run leaves it out and says why; under KVM nothing is left out; each left-out test is a
+    known TCG failure (a test that could tell base and patched apart is never dropped)."""
+    tcg, kvm = left_out(version, "tcg"), left_out(version, "kvm")
+    assert set(tcg) == {"memslot_perf_test"} and "TCG" in tcg["memslot_perf_test"]
+    assert kvm == {}
+    _, known = upstream_tests(version)
+    assert all((name, "tcg") in known for name in tcg)
+
+
+def test_run_kernels_default_list_drops_it_by_name_keeps_it(monkeypatch, tmp_path) -> None:
+    import kpatchkit.run
+    from kpatchkit.records.results import RunReport
+
+    seen: dict[str, list[str]] = {}
+
+    def fake_suite(tree_name, kernels, tests, **kw):
+        seen["tests"] = [t.name for t in tests]
+        return RunReport(tree=tree_name, accel=kw["accel"])
+
+    monkeypatch.setattr(kpatchkit.run, "run_suite", fake_suite)
+    tree = {"name": "t", "path": str(tmp_path), "version": "6.1.999"}
+    rep = kpatchkit.run.run_kernels(tree, base="HEAD", accel="tcg")
+    assert "memslot_perf_test" not in seen["tests"] and "dirty_log_test" in seen["tests"]
+    assert set(rep.left_out) == {"memslot_perf_test"}
+    rep = kpatchkit.run.run_kernels(tree, base="HEAD", accel="tcg",
+                                    upstream=["memslot_perf_test"])
+    assert seen["tests"] == ["memslot_perf_test"] and rep.left_out == {}
+    rep = kpatchkit.run.run_kernels(tree, base="HEAD", accel="kvm")
+    assert "memslot_perf_test" in seen["tests"] and rep.left_out == {}
