@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,42 @@ def generated_guest_tests(tests: list[Any] | None
                                args=[str(a) for a in _get(t, "args", []) or []],
                                timeout=int(_get(t, "timeout", 180) or 180)))
     return guest, extras, options
+
+
+@dataclass
+class TestPlan:
+    """What a run boots: the guest tests in list order, the generated tests' sources and the
+    kernel options they need, the known failures, and what the accelerator leaves out."""
+
+    __test__ = False  # not a pytest class
+
+    tests: list[GuestTest]
+    extras: dict[str, Path]
+    options: list[str]
+    known: dict[tuple[str, str], str]
+    left_out: dict[str, str] = field(default_factory=dict)
+
+
+def plan_tests(version: str, accel: str, generated: list[Any] | None = None,
+               names: Sequence[str] | None = None) -> TestPlan:
+    """The one composition of a run's tests, shared by ``kpatchkit run``, the review and LAVA.
+
+    ``names`` None: the upstream list for ``version`` less what ``accel`` leaves out
+    (:func:`left_out`), then every generated test. ``names`` given: those, upstream entries or
+    tree programs by name, and the generated tests among them (asked for by name, a test
+    runs whatever the accelerator)."""
+    upstream, known = upstream_tests(version)
+    gen, extras, options = generated_guest_tests(generated)
+    skipped: dict[str, str] = {}
+    if names is None:
+        skipped = left_out(version, accel)
+        tests = [t for t in upstream if t.name not in skipped] + gen
+    else:
+        by_gen = {g.name: g for g in gen}
+        tests = [by_gen[n] if n in by_gen else select_tests(upstream, [n])[0] for n in names]
+        picked = {t.name for t in tests}
+        extras = {n: p for n, p in extras.items() if n in picked}
+        options = {o for t in generated or [] if _get(t, "name") in picked
+                   for o in _get(t, "kconfig", []) or []}
+    return TestPlan(tests=tests, extras=extras, options=sorted(options), known=known,
+                    left_out=skipped)

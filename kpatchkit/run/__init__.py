@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from kpatchkit.console import info
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.guest import qemu
-from kpatchkit.guest.lists import generated_guest_tests, left_out, select_tests, upstream_tests
+from kpatchkit.guest.lists import plan_tests
 from kpatchkit.guest.prepare import KernelSpec
 from kpatchkit.run import affected
 from kpatchkit.run.suite import run_suite
@@ -57,31 +57,24 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
     if not version:
         raise KpatchkitError(f"tree {_get(tree, 'name', repo)} has no kernel version; "
                              "re-add it with 'kpatchkit tree add'")
-    all_upstream, known = upstream_tests(version)
     accel = accel or qemu.detect_accel()
     mode = upstream if upstream in ("auto", "affected") else None
-    skipped: dict[str, str] = {}
-    if upstream is True or mode:
-        skipped = left_out(version, accel)
-        guest_tests = [t for t in all_upstream if t.name not in skipped]
-        for name, why in skipped.items():
-            kwargs.get("progress", info)(f"[run] {name} left out under {accel}: {why}")
-    elif upstream:
-        guest_tests = select_tests(all_upstream, list(upstream))
-    else:
-        guest_tests = []
-    generated, extras, options = generated_guest_tests(tests)
-    guest_tests += generated
+    generated = [_get(t, "name") for t in tests or []]
+    names = None if upstream is True or mode else [*(upstream or []), *generated]
+    plan = plan_tests(version, accel, tests, names)
+    for name, why in plan.left_out.items():
+        kwargs.get("progress", info)(f"[run] {name} left out under {accel}: {why}")
+    guest_tests = plan.tests
     selection: dict[str, Any] = {}
     if mode:
         files = affected.changed_files(repo, base, patched) if patched else []
-        guest_tests, selection = affected.order(guest_tests, files, extras, mode)
+        guest_tests, selection = affected.order(guest_tests, files, plan.extras, mode)
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
     report = run_suite(_get(tree, "name", str(repo)), kernels, guest_tests,
-                       extra_sources=extras, known=known, debug=debug, jobs=jobs,
-                       work_dir=work_dir, accel=accel, guest_options=sorted(options), **kwargs)
+                       extra_sources=plan.extras, known=plan.known, debug=debug, jobs=jobs,
+                       work_dir=work_dir, accel=accel, guest_options=plan.options, **kwargs)
     report.selection = selection
-    report.left_out = skipped
+    report.left_out = plan.left_out
     return report

@@ -12,8 +12,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from kpatchkit.guest.initramfs import GuestTest
-from kpatchkit.guest.lists import select_tests, upstream_tests
+from kpatchkit.guest import qemu
+from kpatchkit.guest.lists import plan_tests
 from kpatchkit.guest.prepare import KernelSpec
 from kpatchkit.run import affected
 from kpatchkit.run.suite import exit_code, run_suite
@@ -125,7 +125,6 @@ def run(args: argparse.Namespace) -> int:
                                  f"({applied.result}); see 'kpatchkit apply'")
         repo, base, patched = Path(applied.repo), applied.base_commit, applied.patched_commit
 
-    upstream, known = upstream_tests(tree.version)
     gen_dir = Path(tempfile.mkdtemp(prefix="gen-", dir=cache_dir("runs")))
     generated = [] if args.no_generated else _generated(tree, gen_dir)
     wanted = [t.strip() for t in args.tests.split(",") if t.strip()] if args.tests else None
@@ -137,24 +136,11 @@ def run(args: argparse.Namespace) -> int:
     boot_family = bool(wanted) and "boot" in wanted
     if boot_family:
         wanted = [n for n in wanted if n != "boot"]
-    gen_by_name = {g.name: g for g in generated}
-    skipped: dict[str, str] = {}
-    if wanted:
-        generated = [gen_by_name[n] for n in wanted if n in gen_by_name]
-        tests = select_tests(upstream, [n for n in wanted if n not in gen_by_name])
-    elif boot_family:
-        generated, tests = [], []
-    else:
-        from kpatchkit.guest.lists import left_out
-        from kpatchkit.guest.qemu import detect_accel
-
-        skipped = left_out(tree.version, detect_accel() if args.accel == "auto" else args.accel)
-        tests = [t for t in upstream if t.name not in skipped]
-        for name, why in skipped.items():
-            info(f"[run] {name} left out under this accelerator: {why}")
-    extras = {g.name: Path(g.c_path) for g in generated}
-    tests = tests + [GuestTest(name=g.name, program=g.name, args=[str(a) for a in g.args],
-                               timeout=int(g.timeout or 180)) for g in generated]
+    accel = qemu.detect_accel() if args.accel == "auto" else args.accel
+    plan = plan_tests(tree.version, accel, generated, wanted if wanted or boot_family else None)
+    for name, why in plan.left_out.items():
+        info(f"[run] {name} left out under {accel}: {why}")
+    tests, extras, known = plan.tests, plan.extras, plan.known
     selection: dict = {}
     if mode:
         files = affected.changed_files(repo, base, patched) if patched else []
@@ -171,19 +157,19 @@ def run(args: argparse.Namespace) -> int:
                                 extra_sources=extras, known=known, debug=args.debug,
                                 accel=None if args.accel == "auto" else args.accel,
                                 kasan=args.kasan, jobs=args.jobs, artifact_url=args.artifact_url,
-                                guest_options=sorted({o for g in generated for o in g.kconfig}))
+                                guest_options=plan.options)
         if args.json:
             emit_json(manifest)
         return 0
     elif args.artifact_url:
         raise KpatchkitError("--artifact-url goes with --lava-out")
     report = run_suite(tree.name, kernels, tests, extra_sources=extras,
-                       accel=None if args.accel == "auto" else args.accel, debug=args.debug,
+                       accel=accel, debug=args.debug,
                        kasan=args.kasan, parallel=not args.serial, known=known,
-                       guest_options=sorted({o for g in generated for o in g.kconfig}),
+                       guest_options=plan.options,
                        jobs=args.jobs, use_cache=False if args.no_reuse else None)
     report.selection = selection
-    report.left_out = skipped
+    report.left_out = plan.left_out
     if boot_family:
         from kpatchkit.claims.family import attach_to_run
 
