@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpatchkit.guest.lists import left_out, upstream_list_path, upstream_tests
+from kpatchkit.guest.lists import left_out, plan_tests, upstream_list_path, upstream_tests
 
 DEBIAN = {"deb61": "/usr/src/linux-source-6.1.tar.xz",
           "deb612": "/usr/src/linux-source-6.12.tar.xz"}
@@ -73,3 +73,17 @@ def test_run_kernels_default_list_drops_it_by_name_keeps_it(monkeypatch, tmp_pat
     assert seen["tests"] == ["memslot_perf_test"] and rep.left_out == {}
     rep = kpatchkit.run.run_kernels(tree, base="HEAD", accel="kvm")
     assert "memslot_perf_test" in seen["tests"] and rep.left_out == {}
+
+
+def test_plan_by_name_takes_generated_and_upstream_and_only_their_options(tmp_path) -> None:
+    gen = [{"name": "cow_a", "c_path": str(tmp_path / "a.c"), "kconfig": ["KSM"], "args": [1]},
+           {"name": "cow_b", "c_path": str(tmp_path / "b.c"), "kconfig": ["TRANSPARENT_HUGEPAGE"]}]
+    plan = plan_tests("6.1.999", "tcg", gen, ["memslot_perf_test", "cow_a", "xapic_state_test"])
+    assert [t.name for t in plan.tests] == ["memslot_perf_test", "cow_a", "xapic_state_test"]
+    assert plan.tests[0].args == ["-s", "128", "-l", "1"]  # the list's entry, asked for by name
+    assert plan.tests[1].args == ["1"] and plan.tests[2].program == "xapic_state_test"
+    assert set(plan.extras) == {"cow_a"} and plan.options == ["KSM"] and plan.left_out == {}
+    full = plan_tests("6.1.999", "tcg", gen)
+    assert [t.name for t in full.tests][-2:] == ["cow_a", "cow_b"]
+    assert "memslot_perf_test" not in [t.name for t in full.tests]
+    assert full.options == ["KSM", "TRANSPARENT_HUGEPAGE"]
