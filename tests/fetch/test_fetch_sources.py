@@ -41,7 +41,9 @@ def lore_server(lore: Path, tmp_path: Path) -> Iterator[str]:
         (root / mid / "t.mbox.gz").write_bytes(thread)
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), partial(_Quiet, directory=str(tmp_path / "www")))
-    thread_ = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever's next poll: 0.05 s, not the default 0.5 s per test
+    thread_ = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                               daemon=True)
     thread_.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/kvm"
