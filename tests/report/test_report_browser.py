@@ -40,16 +40,17 @@ def console_lines(proc: subprocess.CompletedProcess) -> list[str]:
     return [line for line in proc.stderr.splitlines() if CONSOLE.search(line)]
 
 
-def screenshot(page: Path, png: Path, tmp: Path, size: str = "1200,1600") -> list[str]:
-    """Take a screenshot; return the console messages seen while rendering."""
-    proc = chromium(page, tmp, f"--screenshot={png}", f"--window-size={size}")
+def shoot(page: Path, png: Path, tmp: Path, size: str = "1200,1600") -> subprocess.CompletedProcess:
+    """One browser start (about a second each) that takes a screenshot and dumps the DOM."""
+    return chromium(page, tmp, f"--screenshot={png}", f"--window-size={size}", "--dump-dom")
+
+
+def screenshot(page: Path, png: Path, tmp: Path, size: str = "1200,1600") -> tuple[list[str], str]:
+    """Take a screenshot; return the console messages seen while rendering, and the DOM after
+    load."""
+    proc = shoot(page, png, tmp, size)
     assert png.exists() and png.stat().st_size > 5000, proc.stderr[-2000:]
-    return console_lines(proc)
-
-
-def dom(page: Path, tmp: Path) -> str:
-    """The DOM after load, serialised by the browser."""
-    return chromium(page, tmp, "--dump-dom").stdout
+    return console_lines(proc), proc.stdout
 
 
 def test_console_detection_works(tmp_path) -> None:
@@ -57,16 +58,17 @@ def test_console_detection_works(tmp_path) -> None:
     page = tmp_path / "control.html"
     page.write_text('<!doctype html><meta charset="utf-8"><title>c</title>'
                     '<script>console.log("kpatchkit-ran")</script><p>x</p>')
-    proc = chromium(page, tmp_path, "--dump-dom")
+    proc = shoot(page, tmp_path / "control.png", tmp_path)  # the very call the tests make
     assert any("kpatchkit-ran" in x for x in console_lines(proc))
+    assert "<p>x</p>" in proc.stdout and (tmp_path / "control.png").exists()
 
 
 def test_report_renders_without_console_messages(tmp_path, review) -> None:
     write_reports(review, tmp_path)
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
     png = SHOT_DIR / "report-sample.png"
-    assert screenshot(tmp_path / "report.html", png, tmp_path) == []
-    text = dom(tmp_path / "report.html", tmp_path)
+    console, text = screenshot(tmp_path / "report.html", png, tmp_path)
+    assert console == []
     assert "Verdict: CLEAN" in text and "<svg" in text
 
 
@@ -75,8 +77,8 @@ def test_hostile_subject_renders_as_text_and_runs_nothing(tmp_path) -> None:
     r.series.patches[1].author = '<img src=x onerror="console.log(\'kpatchkit-xss\')">'
     page = tmp_path / "report.html"
     page.write_text(render_report(r))
-    assert screenshot(page, tmp_path / "xss.png", tmp_path) == []  # no CSP refusal: no script
-    text = dom(page, tmp_path)
+    console, text = screenshot(page, tmp_path / "xss.png", tmp_path)
+    assert console == []  # no CSP refusal: no script
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<script>alert(1)" not in text and "<img" not in text
     # Without the CSP wall, autoescape alone still keeps the payload inert.
@@ -98,5 +100,6 @@ def test_published_index_renders_without_console_messages(tmp_path) -> None:
     index, runs = publish(tmp_path / "reports")
     assert len(runs) == 3
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
-    assert screenshot(index, SHOT_DIR / "index-sample.png", tmp_path, size="1000,900") == []
-    assert "<polyline" in dom(index, tmp_path)
+    console, text = screenshot(index, SHOT_DIR / "index-sample.png", tmp_path, size="1000,900")
+    assert console == []
+    assert "<polyline" in text
