@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile_helpers import DIFF, REPO, mail, run_bounded
+from hostile_helpers import DIFF, REPO, mail, mbox_of, run_bounded, run_fresh
 
 from kpatchkit import atomic
 from kpatchkit.cli import main
@@ -60,7 +61,9 @@ def server(request) -> Iterator[str]:
     handler = type("H", (_Hostile,), {"mode": request.param})
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever's next poll: 0.05 s, not the default 0.5 s per test
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     try:
         yield f"http://127.0.0.1:{srv.server_address[1]}/kvm"
     finally:
@@ -76,7 +79,7 @@ def server(request) -> Iterator[str]:
 ], indirect=["server"])
 def test_server_failures_have_the_right_exit_code(server: str, rc: int, words: list[str]) -> None:
     out = run_bounded("fetch", server, "--msgid", "a@example.org", "--json",
-                      env={"KPATCHKIT_LIMIT_REQUEST_DEADLINE": "2"}, timeout=120)
+                      env={"KPATCHKIT_LIMIT_REQUEST_DEADLINE": "1"}, timeout=120)
     assert out.rc == rc
     out.one_error(*words)
     kind = out.json()["error"]["kind"]
@@ -93,6 +96,35 @@ def test_refused_connection_is_infrastructure() -> None:
     assert out.rc == 3
     out.one_error("cannot fetch")
     assert out.json()["error"]["kind"] == "infrastructure"
+
+
+# --- the runner: a forked run is a fresh interpreter's run ------------------------------------
+
+
+@pytest.mark.parametrize("case", ["no such file", "a warning", "a limit from the environment",
+                                  "a path relative to the working directory", "bad usage"])
+def test_forked_run_is_a_fresh_run(case: str, tmp_path: Path) -> None:
+    """What run_bounded forks from the zygote prints and exits exactly as `python -m kpatchkit`
+    in a new interpreter does: arguments, environment and working directory reach it."""
+    (tmp_path / "in.eml").write_bytes(mail(diff=MODE + DIFF))
+    (tmp_path / "two.mbox").write_bytes(mbox_of(mail(), mail(msgid="p2@example.org")))
+    args, env = {
+        "no such file": ((["fetch", "/nonexistent.eml", "--json"]), {}),
+        "a warning": (["fetch", str(tmp_path / "in.eml"), "--json"], {}),
+        "a limit from the environment": (["fetch", str(tmp_path / "two.mbox"), "--json"],
+                                         {"KPATCHKIT_LIMIT_MAILS": "1"}),
+        "a path relative to the working directory": (["fetch", "in.eml", "-o", "out"], {}),
+        "bad usage": (["fetch", "--no-such-option"], {}),
+    }[case]
+    forked = run_bounded(*args, env=env, cwd=tmp_path)
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
+    fresh = run_fresh(*args, env=env, cwd=tmp_path)
+    assert forked == fresh
+    assert fresh.stderr  # every case says something on stderr: the comparison is not empty
+    if case == "a limit from the environment":
+        fresh.one_error("mails")
+    if case.startswith("a path"):
+        assert (tmp_path / "out" / "series.mbox").is_file()
 
 
 # --- exit codes and --json ----------------------------------------------------------------------
