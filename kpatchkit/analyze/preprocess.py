@@ -22,6 +22,7 @@ from kpatchkit.analyze import macros as mac
 from kpatchkit.analyze.knowledge import Knowledge
 from kpatchkit.analyze.source import SourceView
 from kpatchkit.errors import InfraError
+from kpatchkit.kernel import git as g
 
 _MARKER = re.compile(r'^# (\d+) "([^"]*)"')
 
@@ -77,9 +78,8 @@ def real_unit(view: SourceView, relpath: str, kb: Knowledge) -> tuple[str, str, 
     from kpatchkit.kernel import kbuild
 
     source = view.require(relpath)
-    commit = view.rev or subprocess.run(
-        ["git", "-C", str(view.root), "rev-parse", "HEAD"], capture_output=True, text=True,
-    ).stdout.strip()
+    # Not a repository: "" lets prepared_build say so in the user's terms.
+    commit = view.rev or g.rev_parse(view.root, "HEAD") or ""
     obj = relpath[:-2] + ".o"
     build = kbuild.prepared_build(view.root, commit)
     argv = kbuild.object_command(build, obj)
@@ -89,9 +89,8 @@ def real_unit(view: SourceView, relpath: str, kb: Knowledge) -> tuple[str, str, 
         tmpdir = Path(tmp)
         # The file's directory at this revision shadows the build checkout's copy (-iquote),
         # so the analysed text is exactly the revision's even if the checkout moved on.
-        names = subprocess.run(
-            ["git", "-C", str(view.root), "ls-tree", "--name-only", commit, directory + "/"],
-            capture_output=True, text=True).stdout.split()
+        names = g.git(view.root, "ls-tree", "--name-only", commit, directory + "/",
+                      check=False).stdout.split()
         for name in names:
             if name.endswith((".h", ".c")):
                 text = view.read(name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.kernel import git as g
 
 
 @dataclass(frozen=True)
@@ -37,32 +37,19 @@ class SourceView:
                 and not p.startswith("overlay:")}
         if self.rev is None or not todo:
             return
-        proc = subprocess.run(["git", "-C", str(self.root), "cat-file", "--batch"],
-                              input="".join(f"{b}\n" for b in todo.values()).encode(),
-                              capture_output=True)
-        if proc.returncode != 0:
-            return
-        data = proc.stdout
-        pos = 0
-        for path in todo:
-            nl = data.index(b"\n", pos)
-            header = data[pos:nl].split()
-            if len(header) != 3:  # "<id> missing"
-                pos = nl + 1
-                continue
-            size = int(header[2])
-            self.memo[path] = data[nl + 1:nl + 1 + size].decode(errors="replace")
-            pos = nl + 1 + size + 1
+        paths = list(todo)
+        try:
+            for i, (_, data) in enumerate(g.cat_file_batch(self.root, list(todo.values()))):
+                if data is not None:
+                    self.memo[paths[i]] = data.decode(errors="replace")
+        except g.GitError:
+            return  # a prefetch only: read() asks git for each file again
 
     def _read(self, relpath: str) -> str | None:
         if self.rev is None:
             path = self.root / relpath
             return path.read_text(errors="replace") if path.is_file() else None
-        proc = subprocess.run(
-            ["git", "-C", str(self.root), "show", f"{self.rev}:{relpath}"],
-            capture_output=True,
-        )
-        return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
+        return g.show_file(self.root, self.rev, relpath)
 
     def require(self, relpath: str) -> str:
         """Like :meth:`read` but a missing file is the user's error."""
@@ -77,13 +64,10 @@ def resolve_rev(repo: Path, rev: str) -> str:
     """Full commit id of ``rev`` in ``repo`` (bad input if it does not exist)."""
     if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev):
         return rev  # already a full id: a missing object shows up when it is read
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"],
-        capture_output=True, text=True,
-    )
-    if proc.returncode != 0:
+    sha = g.rev_parse(repo, rev)
+    if sha is None:
         raise KpatchkitError(f"revision {rev!r} not found in {repo}; give a commit or branch")
-    return proc.stdout.strip()
+    return sha
 
 
 def blob_ids(view: SourceView, paths: list[str]) -> dict[str, str]:
@@ -104,11 +88,8 @@ def blob_ids(view: SourceView, paths: list[str]) -> dict[str, str]:
                 if f.is_file():
                     out[str(f.relative_to(view.root))] = content_hash(f.read_bytes())
         return out
-    proc = subprocess.run(
-        ["git", "-C", str(view.root), "ls-tree", view.rev, "--", *paths],
-        capture_output=True, text=True,
-    )
-    for line in proc.stdout.splitlines():
+    listing = g.git(view.root, "ls-tree", view.rev, "--", *paths, check=False).stdout
+    for line in listing.splitlines():
         meta, _, name = line.partition("\t")
         parts = meta.split()
         if len(parts) == 3 and parts[1] == "blob":

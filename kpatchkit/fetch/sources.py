@@ -12,7 +12,6 @@ import io
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from kpatchkit.errors import InfraError, KpatchkitError, UserError
 from kpatchkit.fetch import limits
+from kpatchkit.kernel import git as g
 
 DEFAULT_LORE = "https://lore.kernel.org/all"
 _MBOX_FROM_RE = re.compile(rb"^From \S+ .*\d{4}\s*$")
@@ -183,14 +183,12 @@ def is_git_mirror(path: Path) -> bool:
         or (path / "git" / "0.git").is_dir() or (path / "all.git").is_dir()
 
 
-def _git(args: list[str], cwd: str | None = None, timeout: int = 600,
-         remote: bool = False) -> bytes:
-    """Run git. A failure on a local repository is the input's (exit 2); git missing, a
-    timeout or a failing remote (clone/fetch over the network) is infrastructure (exit 3)."""
-    try:
-        res = subprocess.run(["git", *args], cwd=cwd, capture_output=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InfraError(f"git {args[0]} failed: {exc}") from exc
+def _git(repo: Path | None, *args: str, timeout: int = 600, remote: bool = False) -> bytes:
+    """Run git in ``repo``. A failure on a local repository is the input's (exit 2); git
+    missing, a timeout or a failing remote (clone/fetch over the network) is infrastructure
+    (exit 3). A remote command reads the machine's system gitconfig (proxy, CA), as git would."""
+    res = g.git(repo, *args, check=False, text=False, timeout=timeout,
+                env=g.AS_USER if remote else None)
     if res.returncode != 0:
         err = res.stderr.decode(errors="replace").strip().splitlines()
         why = err[-1] if err else f"exit {res.returncode}"
@@ -200,39 +198,12 @@ def _git(args: list[str], cwd: str | None = None, timeout: int = 600,
 
 
 def _cat_blobs(repo: Path, specs: list[str]) -> Iterator[tuple[str, bytes | None]]:
-    """``git cat-file --batch`` over ``specs`` (one process for a whole mirror)."""
+    """``git cat-file --batch`` over ``specs`` (one process for a whole mirror, streamed); a
+    repository git cannot read to the end is the input's problem."""
     try:
-        proc = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-    except OSError as exc:
-        raise InfraError(f"git cat-file failed: {exc}") from exc
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin = proc.stdin
-
-    def feed() -> None:  # a writer thread: the pipe would deadlock on a large mirror
-        try:
-            for spec in specs:
-                stdin.write(spec.encode() + b"\n")
-            stdin.close()
-        except BrokenPipeError:
-            pass
-
-    writer = threading.Thread(target=feed, daemon=True)
-    writer.start()
-    try:
-        for spec in specs:
-            header = proc.stdout.readline().split()
-            if len(header) != 3:
-                yield spec, None  # "<spec> missing": a deletion commit has no 'm'
-                continue
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)
-            yield spec, data
-    finally:
-        proc.stdout.close()
-        proc.wait()
-        writer.join()
+        yield from g.cat_file_batch(repo, specs)
+    except g.GitError as exc:
+        raise UserError(f"{repo}: {exc}") from exc
 
 
 def _ids_in(headers: bytes) -> tuple[str, set[str]]:
@@ -283,7 +254,7 @@ def from_git_mirror(spec: str, msgid: str | None = None) -> list[Item]:
     total = 0
     per_repo = {}
     for repo in repos:
-        commits = _git(["-C", str(repo), "rev-list", "--reverse", "--all"]).decode().split()
+        commits = _git(repo, "rev-list", "--reverse", "--all").decode().split()
         per_repo[repo] = [f"{c}:m" for c in commits]
     if msgid:  # a thread may span epochs: headers of every epoch first
         found = [(s, *_ids_in(data.split(b"\n\n", 1)[0]))
@@ -315,12 +286,11 @@ def _mirror_clone(url: str) -> Path:
     path = cache_dir("inbox") / content_hash(url)
     with locked(path):
         if (path / "HEAD").is_file():
-            _git(["-C", str(path), "fetch", "--quiet", "--prune", "origin"], timeout=1800,
-                 remote=True)
+            _git(path, "fetch", "--quiet", "--prune", "origin", timeout=1800, remote=True)
         else:
             tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
             try:
-                _git(["clone", "--quiet", "--mirror", url, str(tmp)], timeout=1800,
+                _git(None, "clone", "--quiet", "--mirror", url, str(tmp), timeout=1800,
                      remote=True)
                 tmp.rename(path)
             finally:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import difflib
 import re
-import subprocess
 import textwrap
 from pathlib import Path
 
 from kpatchkit.errors import KpatchkitError
 from kpatchkit.gentests.probe import SELFTEST_DIR
+from kpatchkit.kernel import git as g
 from kpatchkit.records.gentests import GeneratedTest, SelftestLib
 
 SUBJECT = "KVM: selftests: Add copy-on-write write-fault tests"
@@ -52,10 +52,8 @@ def makefile_with(makefile: str, arch: str, programs: list[str]) -> str:
 def _identity(root: Path) -> str:
     """``Name <email>`` from git's configuration as seen from the tree (read only)."""
 
-    def get(key: str) -> str:
-        proc = subprocess.run(["git", "-C", str(root), "config", "--get", key],
-                              capture_output=True, text=True)
-        return proc.stdout.strip()
+    def get(key: str) -> str:  # the user's identity: their system config counts too
+        return g.git(root, "config", "--get", key, check=False, env=g.AS_USER).stdout.strip()
 
     name, email = get("user.name"), get("user.email")
     return f"{name} <{email}>" if name and email else "Your Name <you@example.org>"
