@@ -16,6 +16,7 @@ interpreter start and imports that each of the dozens of hostile runs would othe
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import resource
@@ -117,23 +118,29 @@ class _Zygote:
     """The session's zygote process (started on first use, ended at exit)."""
 
     proc: subprocess.Popen | None = None
+    log = None  # the zygote's own stderr (not a test's captured one): why it died, if it did
 
     @classmethod
     def run(cls, request: dict, timeout: float) -> int:
         """Fork one run of ``request``; its exit code (negative: the signal that killed it)."""
         if cls.proc is None or cls.proc.poll() is not None:
             env = {**os.environ, "PYTHONPATH": str(REPO)}
+            cls.log = tempfile.TemporaryFile()
             cls.proc = subprocess.Popen([sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env, cwd=REPO)
+                                        stdout=subprocess.PIPE, stderr=cls.log, env=env,
+                                        cwd=REPO)
             atexit.register(cls.proc.kill)
         assert cls.proc.stdin and cls.proc.stdout
-        cls.proc.stdin.write(json.dumps(request).encode() + b"\n")
-        cls.proc.stdin.flush()
+        with contextlib.suppress(BrokenPipeError):  # a dead zygote is said below, with why
+            cls.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            cls.proc.stdin.flush()
         # the child's alarm ends a hang; this only catches a zygote that is itself stuck
         ready, _, _ = select.select([cls.proc.stdout], [], [], timeout + 30)
         assert ready, f"the zygote did not answer within {timeout + 30} s"
         line = cls.proc.stdout.readline()
-        assert line, "the zygote died"
+        if not line:
+            cls.log.seek(0)
+            raise AssertionError(f"the zygote died: {cls.log.read().decode(errors='replace')}")
         return os.waitstatus_to_exitcode(json.loads(line)["status"])
 
 
