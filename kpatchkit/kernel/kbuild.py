@@ -53,6 +53,7 @@ from pathlib import Path
 from kpatchkit.cache import cache_dir, content_hash, locked
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_FINDINGS, InfraError, KpatchkitError
+from kpatchkit.kernel import git as g
 from kpatchkit.kernel import kconfig
 from kpatchkit.records.kbuild import BuildTree, CompileResult, Diagnostic, KernelImage
 
@@ -93,7 +94,10 @@ def jobs_default() -> int:
 
 # --------------------------------------------------------------------------- subprocess helpers
 
-def _env() -> dict[str, str]:
+def make_env() -> dict[str, str]:
+    """The environment for the tree's ``make`` and its scripts: the caller's, less what would
+    change the build (git's repository variables, ``ARCH``, ``O``, flags), plus the fixed build
+    identity."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(_KBUILD_ENV)
     # Variables the kernel Makefiles would pick up from a caller's environment.
@@ -102,20 +106,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, env=_env(), capture_output=True, text=True)
-    if proc.returncode:
-        raise InfraError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()[-400:]}")
-    return proc.stdout.strip()
-
-
 def _make(build: BuildTree, targets: Sequence[str], log: Path, *, jobs: int | None = None,
           extra: Sequence[str] = ()) -> tuple[int, str, float]:
     """Run the tree's make for ``targets`` in the O= dir; return (rc, output, seconds)."""
     cmd = ["make", "-C", str(build.src), f"O={build.obj}", f"-j{jobs or jobs_default()}",
            *extra, *targets]
     start = time.monotonic()
-    proc = subprocess.run(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.run(cmd, env=make_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, errors="replace")
     seconds = time.monotonic() - start
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +121,8 @@ def _make(build: BuildTree, targets: Sequence[str], log: Path, *, jobs: int | No
     return proc.returncode, proc.stdout, seconds
 
 
-def _tail(text: str, lines: int = 15) -> str:
+def tail(text: str, lines: int = 15) -> str:
+    """The last ``lines`` lines of a tool's output, for an error message."""
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
@@ -155,10 +153,10 @@ def resolve_commit(repo: Path, commit: str) -> str:
     """Full commit id of ``commit`` (any rev) in ``repo``."""
     if not (Path(repo) / ".git").exists() and not (Path(repo) / "HEAD").exists():
         raise KpatchkitError(f"{repo} is not a git repository; add it with 'kpatchkit tree add'")
-    try:
-        return _git(Path(repo), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}")
-    except InfraError as exc:
-        raise KpatchkitError(f"no commit '{commit}' in {repo}") from exc
+    sha = g.rev_parse(Path(repo), commit)
+    if sha is None:
+        raise KpatchkitError(f"no commit '{commit}' in {repo}")
+    return sha
 
 
 def _repo_id(repo: Path) -> str:
@@ -197,15 +195,13 @@ def _ensure_checkout(repo: Path, src: Path, sha: str) -> None:
         if src.exists():
             shutil.rmtree(src)
         info(f"[kbuild] creating kpatchkit's checkout {src}")
-        _git(src.parent, "clone", "--quiet", "--shared", "--no-checkout",
-             str(Path(repo).resolve()), str(src))
-        _git(src, "config", "gc.auto", "0")
-    head = ""
-    with contextlib.suppress(InfraError):
-        head = _git(src, "rev-parse", "--verify", "--quiet", "HEAD")
+        g.git(src.parent, "clone", "--quiet", "--shared", "--no-checkout",
+              str(Path(repo).resolve()), str(src))
+        g.git(src, "config", "gc.auto", "0")
+    head = g.rev_parse(src, "HEAD")
     if fresh or head != sha:
         # Objects added to repo later (the patched commit) are visible through the alternates.
-        _git(src, "checkout", "--quiet", "--force", "--detach", sha)
+        g.git(src, "checkout", "--quiet", "--force", "--detach", sha)
 
 
 def _configure(build: BuildTree, frags: list[kconfig.Fragment]) -> None:
@@ -214,18 +210,18 @@ def _configure(build: BuildTree, frags: list[kconfig.Fragment]) -> None:
     build.obj.mkdir(parents=True, exist_ok=True)
     rc, out, _ = _make(build, ["tinyconfig"], logs / "tinyconfig.log", jobs=1)
     if rc:
-        raise InfraError(f"make tinyconfig failed: {_tail(out, 5)} (log {logs}/tinyconfig.log)")
+        raise InfraError(f"make tinyconfig failed: {tail(out, 5)} (log {logs}/tinyconfig.log)")
     merge = build.src / "scripts" / "kconfig" / "merge_config.sh"
     proc = subprocess.run(
         ["sh", str(merge), "-m", "-O", str(build.obj), str(build.obj / ".config"),
          *[str(f.path) for f in frags]],
-        cwd=build.obj, env=_env(), capture_output=True, text=True)
+        cwd=build.obj, env=make_env(), capture_output=True, text=True)
     (logs / "merge_config.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode:
-        raise InfraError(f"merge_config.sh failed: {_tail(proc.stderr or proc.stdout, 5)}")
+        raise InfraError(f"merge_config.sh failed: {tail(proc.stderr or proc.stdout, 5)}")
     rc, out, _ = _make(build, ["olddefconfig"], logs / "olddefconfig.log", jobs=1)
     if rc:
-        raise InfraError(f"make olddefconfig failed: {_tail(out, 5)}")
+        raise InfraError(f"make olddefconfig failed: {tail(out, 5)}")
     check_config(build, frags)
 
 
@@ -277,7 +273,7 @@ def _prepare_locked(repo: Path, build: BuildTree, frags: list[kconfig.Fragment])
         info(f"[kbuild] make prepare at {build.commit[:12]}")
         rc, out, secs = _make(build, ["prepare"], root / "logs" / "prepare.log")
         if rc:
-            raise InfraError(f"make prepare failed at {build.commit[:12]}: {_tail(out, 8)} "
+            raise InfraError(f"make prepare failed at {build.commit[:12]}: {tail(out, 8)} "
                              f"(log {root}/logs/prepare.log)")
         # olddefconfig ran again inside make if Kconfig changed between commits: recheck.
         check_config(build, frags)

@@ -32,7 +32,9 @@ from pathlib import Path
 from kpatchkit.cache import cache_dir, content_hash, locked
 from kpatchkit.console import info
 from kpatchkit.errors import InfraError, KpatchkitError
-from kpatchkit.kernel.kbuild import _env, _git, _tail, jobs_default, resolve_commit
+from kpatchkit.kernel import git as g
+from kpatchkit.kernel.kbuild import jobs_default, make_env, resolve_commit, tail
+from kpatchkit.kernel.version import makefile_version
 from kpatchkit.knowledge import ListOf, Opt, load_toml
 
 DATA = Path(__file__).with_name("data") / "selftests.toml"
@@ -83,20 +85,11 @@ def _headers_of(extras: dict[str, Path]) -> dict[str, Path]:
 
 
 def _kernel_version(repo: Path, sha: str) -> str:
-    text = _git(repo, "show", f"{sha}:Makefile")
-    vals = dict(re.findall(r"^(VERSION|PATCHLEVEL|SUBLEVEL)\s*=\s*(\d*)", text, re.M))
-    return ".".join(v for v in (vals.get("VERSION"), vals.get("PATCHLEVEL"),
-                                vals.get("SUBLEVEL")) if v)
+    return makefile_version(g.out(repo, "show", f"{sha}:Makefile"))
 
 
 def _tree_key(repo: Path, sha: str) -> str:
-    ids = []
-    for path in _PATHS:
-        try:
-            ids.append(_git(repo, "rev-parse", f"{sha}:{path}"))
-        except InfraError:
-            ids.append("-")
-    return content_hash(*ids)
+    return content_hash(*[g.blob_id(repo, sha, path) or "-" for path in _PATHS])
 
 
 def upstream_programs(selftests_dir: Path) -> list[str]:
@@ -107,11 +100,8 @@ def upstream_programs(selftests_dir: Path) -> list[str]:
 def tree_programs(repo: Path, commit: str) -> set[str]:
     """Basenames of the x86_64 selftest programs ``commit``'s Makefile lists (read from git)."""
     sha = resolve_commit(Path(repo), commit)
-    try:
-        text = _git(Path(repo), "show", f"{sha}:{SELFTESTS}/Makefile")
-    except InfraError:
-        return set()
-    return {Path(p).name for p in _PROG_RE.findall(text)}
+    text = g.show_file(Path(repo), sha, f"{SELFTESTS}/Makefile")
+    return {Path(p).name for p in _PROG_RE.findall(text)} if text is not None else set()
 
 
 def _export(repo: Path, sha: str, dest: Path) -> None:
@@ -119,22 +109,14 @@ def _export(repo: Path, sha: str, dest: Path) -> None:
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    present = [p for p in _PATHS
-               if subprocess.run(["git", "cat-file", "-e", f"{sha}:{p}"], cwd=repo,
-                                 env=_env(), capture_output=True).returncode == 0]
-    archive = subprocess.Popen(["git", "archive", sha, *present], cwd=repo, env=_env(),
-                               stdout=subprocess.PIPE)
-    untar = subprocess.run(["tar", "-x", "-C", str(tmp)], stdin=archive.stdout,
-                           capture_output=True)
-    archive.stdout.close()
-    if archive.wait() or untar.returncode:
-        raise InfraError(f"git archive of {sha[:12]} failed: {untar.stderr.decode()[-300:]}")
+    present = [p for p in _PATHS if g.has_object(repo, f"{sha}:{p}")]
+    g.archive_into(repo, sha, present, tmp)
     info("[selftests] make headers_install")
     proc = subprocess.run(["make", f"O={tmp / '.hdr-obj'}", f"INSTALL_HDR_PATH={tmp / 'usr'}",
-                           "headers_install"], cwd=tmp, env=_env(), capture_output=True,
+                           "headers_install"], cwd=tmp, env=make_env(), capture_output=True,
                           text=True)
     if proc.returncode:
-        raise InfraError(f"make headers_install failed: {_tail(proc.stdout + proc.stderr, 8)}")
+        raise InfraError(f"make headers_install failed: {tail(proc.stdout + proc.stderr, 8)}")
     tmp.rename(dest)
 
 
@@ -219,14 +201,14 @@ def build_selftests(repo: Path, commit: str, tests: list[str] | None = None,
                f"TEST_GEN_PROGS_x86_64={' '.join(progs)}",
                *[f"{out}/{p}" for p in progs]]
         info(f"[selftests] building {len(progs)} static programs")
-        proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True)
+        proc = subprocess.run(cmd, env=make_env(), capture_output=True, text=True)
         log = src / "build.log"
         log.write_text(proc.stdout + proc.stderr)
         if proc.returncode:
             failed = [p for p in progs if not (out / p).exists()]
             raise KpatchkitError(
                 f"selftests did not build ({', '.join(failed) or 'library'}): "
-                f"{_tail(proc.stderr, 6)} (log {log})")
+                f"{tail(proc.stderr, 6)} (log {log})")
         tmp = bin_dir.with_name(bin_dir.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
