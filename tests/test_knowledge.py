@@ -146,7 +146,7 @@ MUTATIONS: dict[str, list[Mut]] = {
         Mut(("timezones", "EST"), "-5", "no UTC offset"),
     ],
     "kpatchkit/gentests/probe.toml": [
-        Mut(("arch", "dirs"), "x86", TYPE),
+        Mut(("arch",), {"dirs": ["x86"]}, UNKNOWN),  # the kernel service's selftests.toml
         Mut(("stats", "patern"), "x", UNKNOWN),
         Mut(("feature", "vm_shape", "files"), DEL, MISSING),
         Mut(("feature", "virt_map", "why"), DEL, "required when required = true"),
@@ -178,6 +178,11 @@ MUTATIONS: dict[str, list[Mut]] = {
         Mut(("claim", 2, "statement"), DEL, MISSING),
     ],
     "kpatchkit/kernel/data/selftests.toml": [
+        Mut(("arch", "dirs"), "x86", TYPE),
+        Mut(("arch", "dirs"), [], "needs at least 1"),
+        Mut(("arch", "makefiles"), DEL, MISSING),
+        Mut(("arch", "dir"), ["x86"], UNKNOWN),
+        Mut(("arch",), DEL, MISSING),
         Mut(("quirk", 0, "versions"), "6.1.", TYPE),
         Mut(("quirk", 0, "cflags"), [], UNKNOWN),
         Mut(("quirk", 0, "why"), DEL, MISSING),

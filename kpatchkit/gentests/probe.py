@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.kernel.selftests import arch_dirs
 from kpatchkit.knowledge import ListOf, Opt, Regex, Table, Where, load_toml
 from kpatchkit.records.gentests import SelftestLib
 
@@ -25,7 +26,6 @@ _FEATURE = Where({"files": ListOf(str, min=1), "patterns": ListOf(Regex(), min=1
                  lambda f: ("why", "required when required = true")
                  if f.get("required") and "why" not in f else None)
 SCHEMA = {
-    "arch": {"dirs": ListOf(str, min=1)},
     "stats": {"file": str, "pattern": Regex(), "needed": ListOf(str)},
     # the features probe_tree() reads by name, and any others (recorded in SelftestLib.features)
     "feature": Table({name: _FEATURE for name in ("vcpu_get_stat", "stats_fd_readers",
@@ -69,9 +69,10 @@ def probe_tree(root: Path) -> SelftestLib:
         raise KpatchkitError(f"{root} has no {SELFTEST_DIR}/include: gen-tests needs a kernel "
                              "tree with the KVM selftests (Linux 5.x or later)")
     rules = _rules()
-    arch_dir = next((d for d in rules["arch"]["dirs"] if (kvm / "lib" / d).is_dir()), None)
+    # the names the x86 directory has had: the kernel service's, which builds what we render
+    arch_dir = next((d for d in arch_dirs() if (kvm / "lib" / d).is_dir()), None)
     if arch_dir is None:
-        raise KpatchkitError(f"{kvm}/lib has no x86 directory ({rules['arch']['dirs']}); "
+        raise KpatchkitError(f"{kvm}/lib has no x86 directory ({arch_dirs()}); "
                              "gen-tests renders x86 tests only")
 
     features: dict[str, bool] = {}

@@ -3,19 +3,23 @@
 ``build_selftests(repo, commit, tests, extra_sources) -> {name: static binary}``
 
 * ``tests``: upstream programs by name (``demand_paging_test``, ``smm_test``; the Makefile's
-  ``x86_64/smm_test`` works too); ``None`` = every x86_64 program. The result is keyed by the
+  ``x86_64/smm_test`` works too); ``None`` = every x86 program. The result is keyed by the
   program's basename.
 * ``extra_sources``: ``{name: path/to/test.c}``: programs written against the same library
   (``kvm_util.h``, ``processor.h``, ``test_util.h``...). They are copied into kpatchkit's own
-  copy of the selftests directory as ``x86_64/<name>.c`` and built by the tree's Makefile
+  copy of the selftests directory as ``<arch>/<name>.c`` and built by the tree's Makefile
   exactly like an upstream test (same CFLAGS, linked with the same libkvm objects). Headers a
   source includes with quotes from its own directory (gen-tests' ``cow_util.h``) go beside it.
+
+The x86 directory ``<arch>`` is the tree's own (``x86_64`` up to 6.13, ``x86`` after; see
+:func:`arch_dir`), and so are the Makefile variable ``TEST_GEN_PROGS_<arch>`` and the files
+that list it (``data/selftests.toml``).
 
 How: ``git archive`` of the parts of ``commit`` needed (``tools``, ``scripts``, ``include``,
 ``arch/x86``, top ``Makefile``) into ``cache/selftests/src-<tree-key>/``, ``make
 headers_install`` there, then ``make -C tools/testing/selftests/kvm OUTPUT=... USERLDFLAGS=-static
-TEST_GEN_PROGS_x86_64="<selection>"`` (a command-line variable replaces the Makefile's list, so only
-the chosen programs are built). Version quirks (6.1.192's stable backports need
+TEST_GEN_PROGS_<arch>="<selection>"`` (a command-line variable replaces the Makefile's list, so
+only the chosen programs are built). Version quirks (6.1.192's stable backports need
 ``EXTRA_CFLAGS``) come from ``data/selftests.toml``. Binaries are stripped and copied to
 ``cache/selftests/bin-<key>/``; the key covers the git tree ids of those paths, the selection,
 the extra sources' contents and the flags, so base and patched kernels share one build.
@@ -28,6 +32,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from kpatchkit.cache import cache_dir, content_hash, locked
 from kpatchkit.console import info
@@ -38,24 +43,68 @@ from kpatchkit.kernel.version import makefile_version
 from kpatchkit.knowledge import ListOf, Opt, load_toml
 
 DATA = Path(__file__).with_name("data") / "selftests.toml"
-SCHEMA = {"quirk": Opt(ListOf({"versions": ListOf(str, min=1), "why": str,
+SCHEMA = {"arch": {"dirs": ListOf(str, min=1), "makefiles": ListOf(str, min=1)},
+          "quirk": Opt(ListOf({"versions": ListOf(str, min=1), "why": str,
                                "extra_cflags": Opt(ListOf(str))}))}
 SELFTESTS = "tools/testing/selftests/kvm"
 # What headers_install and the selftests Makefile read from the tree.
 _PATHS = ("Makefile", "scripts", "include", "arch/x86", "tools", "usr")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
-_PROG_RE = re.compile(r"^TEST_GEN_PROGS_x86_64\s*\+?=\s*(\S+)", re.M)
+_ASSIGN_RE = re.compile(r"^(TEST_GEN_PROGS_\w+)\s*(\+=|:=|=)[ \t]*(.*)$", re.M)
+_REF_RE = re.compile(r"^\$[({](\w+)[)}]$")
 _LOCAL_INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([A-Za-z0-9_.+-]+\.h)"', re.M)
+
+
+def layout() -> dict[str, Any]:
+    """data/selftests.toml (the x86 directories and the files listing the programs, quirks)."""
+    return load_toml(DATA, SCHEMA)
 
 
 def _quirks(version: str) -> dict:
     """Merged quirks of every ``[[quirk]]`` in data/selftests.toml whose prefix matches."""
-    data = load_toml(DATA, SCHEMA)
+    data = layout()
     flags: list[str] = []
     for quirk in data.get("quirk", []):
         if version.startswith(tuple(quirk["versions"])):
             flags.extend(quirk.get("extra_cflags", []))
     return {"extra_cflags": " ".join(flags)}
+
+
+def arch_dirs() -> list[str]:
+    """The names the x86 selftests directory has had, newest first (data/selftests.toml)."""
+    return list(layout()["arch"]["dirs"])
+
+
+def arch_dir(repo: Path, sha: str) -> str:
+    """The x86 selftests directory of ``sha`` (``x86_64`` up to 6.13, ``x86`` after): the
+    first of :func:`arch_dirs` whose ``lib/<dir>`` exists there."""
+    for name in arch_dirs():
+        if g.blob_id(repo, sha, f"{SELFTESTS}/lib/{name}"):
+            return name
+    raise KpatchkitError(f"{SELFTESTS}/lib at {sha[:12]} in {repo} has no x86 directory "
+                         f"({', '.join(arch_dirs())}); kpatchkit runs x86 selftests only")
+
+
+def listed_programs(makefiles: str, arch: str) -> list[str]:
+    """The programs ``TEST_GEN_PROGS_<arch>`` lists in the selftests Makefile texts
+    (``<arch>/smm_test``, ``demand_paging_test``), references like ``$(TEST_GEN_PROGS_COMMON)``
+    expanded. Assignments are read in order: ``=`` starts a list, ``+=`` extends it."""
+    lists: dict[str, list[str]] = {}
+    for var, op, value in _ASSIGN_RE.findall(makefiles):
+        words = value.split("#", 1)[0].split()
+        lists[var] = (lists.get(var, []) if op == "+=" else []) + words
+
+    def expand(var: str, seen: frozenset[str]) -> list[str]:
+        out: list[str] = []
+        for word in lists.get(var, []):
+            ref = _REF_RE.match(word)
+            if ref and ref.group(1) not in seen:
+                out += expand(ref.group(1), seen | {ref.group(1)})
+            elif not ref:
+                out.append(word)
+        return out
+
+    return expand(f"TEST_GEN_PROGS_{arch}", frozenset({f"TEST_GEN_PROGS_{arch}"}))
 
 
 def local_headers(source: Path) -> list[Path]:
@@ -92,16 +141,24 @@ def _tree_key(repo: Path, sha: str) -> str:
     return content_hash(*[g.blob_id(repo, sha, path) or "-" for path in _PATHS])
 
 
-def upstream_programs(selftests_dir: Path) -> list[str]:
-    """The x86_64 programs the tree's selftests Makefile lists (``x86_64/smm_test``, ...)."""
-    return _PROG_RE.findall((selftests_dir / "Makefile").read_text())
+def upstream_programs(selftests_dir: Path, arch: str) -> list[str]:
+    """The x86 programs the selftests Makefile(s) in ``selftests_dir`` list (``x86_64/smm_test``,
+    ``demand_paging_test``, ...)."""
+    texts = [(selftests_dir / name).read_text() for name in layout()["arch"]["makefiles"]
+             if (selftests_dir / name).is_file()]
+    return listed_programs("\n".join(texts), arch)
 
 
 def tree_programs(repo: Path, commit: str) -> set[str]:
-    """Basenames of the x86_64 selftest programs ``commit``'s Makefile lists (read from git)."""
-    sha = resolve_commit(Path(repo), commit)
-    text = g.show_file(Path(repo), sha, f"{SELFTESTS}/Makefile")
-    return {Path(p).name for p in _PROG_RE.findall(text)} if text is not None else set()
+    """Basenames of the x86 selftest programs ``commit``'s Makefile(s) list (read from git)."""
+    repo = Path(repo)
+    sha = resolve_commit(repo, commit)
+    texts = [g.show_file(repo, sha, f"{SELFTESTS}/{name}")
+             for name in layout()["arch"]["makefiles"]]
+    if not any(texts):
+        return set()
+    return {Path(p).name for p in listed_programs("\n".join(t for t in texts if t),
+                                                   arch_dir(repo, sha))}
 
 
 def _export(repo: Path, sha: str, dest: Path) -> None:
@@ -176,29 +233,30 @@ def build_selftests(repo: Path, commit: str, tests: list[str] | None = None,
             info(f"[selftests] exporting tools and headers of {sha[:12]} ({version})")
             _export(repo, sha, src)
         kvm = src / SELFTESTS
-        known = upstream_programs(kvm)
+        arch = arch_dir(repo, sha)
+        known = upstream_programs(kvm, arch)
         progs = _resolve_tests(tests, known)
         out = src / "out"
         for name, path in headers.items():
-            if any((kvm / d / name).exists() for d in ("include", "include/x86_64", "include/x86")):
+            if any((kvm / d / name).exists() for d in ("include", f"include/{arch}")):
                 raise KpatchkitError(f"{path} has the name of a selftest library header; "
                                      "rename it")
-            _write_if_changed(kvm / "x86_64" / name, path.read_text())
+            _write_if_changed(kvm / arch / name, path.read_text())
         # Not every tree's Makefile tracks header dependencies (6.1's has no -MD): an extra
         # program built before its header last changed is compiled again.
-        newest = max(((kvm / "x86_64" / n).stat().st_mtime for n in headers), default=0.0)
+        newest = max(((kvm / arch / n).stat().st_mtime for n in headers), default=0.0)
         for prog in extras:
-            for built in (out / "x86_64").glob(f"{prog}*"):
+            for built in (out / arch).glob(f"{prog}*"):
                 if built.stat().st_mtime <= newest:
                     built.unlink()
         for name, path in extras.items():
-            if f"x86_64/{name}" in known:
+            if f"{arch}/{name}" in known:
                 raise KpatchkitError(f"extra test name '{name}' clashes with an upstream test")
-            _write_if_changed(kvm / "x86_64" / f"{name}.c", path.read_text())
-            progs.append(f"x86_64/{name}")
+            _write_if_changed(kvm / arch / f"{name}.c", path.read_text())
+            progs.append(f"{arch}/{name}")
         cmd = ["make", "-C", str(kvm), f"-j{jobs_default()}", f"OUTPUT={out}",
                "USERLDFLAGS=-static", f"EXTRA_CFLAGS={quirks['extra_cflags']}",
-               f"TEST_GEN_PROGS_x86_64={' '.join(progs)}",
+               f"TEST_GEN_PROGS_{arch}={' '.join(progs)}",
                *[f"{out}/{p}" for p in progs]]
         info(f"[selftests] building {len(progs)} static programs")
         proc = subprocess.run(cmd, env=make_env(), capture_output=True, text=True)
