@@ -81,3 +81,16 @@ def test_no_importlib() -> None:
     hits = [p.relative_to(PKG).as_posix() for p in PKG.rglob("*.py")
             if "importlib" in p.read_text()]
     assert not hits, hits
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """``from kpatchkit.x import _name`` reaches into another module's insides: a piece two
+    modules share is public in the module that owns it (dunders like ``__version__`` are)."""
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kpatchkit"):
+                bad += [f"{path.relative_to(PKG).as_posix()}:{node.lineno} imports {a.name} "
+                        f"from {node.module}" for a in node.names
+                        if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not bad, "\n".join(bad)

@@ -66,9 +66,9 @@ def reduce_i(text: str, relpath: str) -> str:
             (keep if current == relpath else other).append(line if current == relpath else "")
             continue
         (keep if current == relpath else other).append(line)
-    from kpatchkit.analyze.stubs import _c_keywords
+    from kpatchkit.analyze.stubs import c_keywords
 
-    names = mac.typedef_names("\n".join(other)) - _c_keywords()
+    names = mac.typedef_names("\n".join(other)) - c_keywords()
     stubs = "".join(f"typedef int {n};\n" for n in sorted(names) if n.isidentifier())
     return stubs + "\n".join(keep) + "\n"
 

@@ -76,7 +76,7 @@ def tree_typedefs(view: SourceView) -> set[str]:
     return names
 
 
-def _c_keywords() -> set[str]:
+def c_keywords() -> set[str]:
     """Words the c23 lexer treats as keywords (never typedef names)."""
     from pycparser import c_lexer
 
@@ -130,7 +130,7 @@ def build_unit(view: SourceView, relpath: str, kb: Knowledge) -> tuple[str, str]
     typedefs |= tree_typedefs(view) & words
     typedefs -= mac.typedef_names(source)  # the file's own typedefs are parsed for real
     typedefs -= set(all_macros)
-    typedefs -= _c_keywords()
+    typedefs -= c_keywords()
 
     own_iters = {n for n in mac.function_macros(source) if n in iterators}
     body = mac.blank_defines(source, own_iters)

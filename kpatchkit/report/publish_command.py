@@ -76,7 +76,7 @@ def publish(root: Path, out: Path | None = None,
     """Write the index page; return its path and the runs listed."""
     from kpatchkit.report.chart import TrendPoint, trend_chart
     from kpatchkit.report.html import render_index
-    from kpatchkit.report.write import _atomic_write
+    from kpatchkit.report.write import write_report_file
 
     warnings = [] if warnings is None else warnings
     runs = collect_runs(root, warnings)
@@ -89,7 +89,7 @@ def publish(root: Path, out: Path | None = None,
         from kpatchkit import atomic
 
         raise atomic.os_error(exc, out.parent, "cannot create the index's directory") from exc
-    _atomic_write(out, render_index(runs, trend_chart(points), warnings))
+    write_report_file(out, render_index(runs, trend_chart(points), warnings))
     return out, runs
 
 

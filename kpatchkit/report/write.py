@@ -31,7 +31,7 @@ def _json(obj: Any, what: str, notes: list[str], *, nul: bool = False) -> str:
     return json.dumps(clean, indent=2, allow_nan=False) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def write_report_file(path: Path, text: str) -> None:
     """Write one report file atomically (a CI viewer polling the directory never sees half a
     file; a signal leaves none); a disk's failure is exit 3, a bad path exit 2."""
     try:
@@ -75,7 +75,7 @@ def write_reports(result: ReviewResult, out_dir: Path,
             broken.append(f"{name}: {type(exc).__name__}: {exc}")
             continue
         path = out_dir / name
-        _atomic_write(path, text)
+        write_report_file(path, text)
         paths[name] = path
     for note in dict.fromkeys(notes):
         info(f"report: {note}")

@@ -39,7 +39,7 @@ def _every_results_json_is_kcidb(monkeypatch):
 
     from kpatchkit.report import write
 
-    real = write._atomic_write
+    real = write.write_report_file
     checked: list[Path] = []
 
     def checking(path: Path, text: str) -> None:
@@ -51,5 +51,5 @@ def _every_results_json_is_kcidb(monkeypatch):
             checked.append(Path(path))
         real(path, text)
 
-    monkeypatch.setattr(write, "_atomic_write", checking)
+    monkeypatch.setattr(write, "write_report_file", checking)
     yield checked
