@@ -19,6 +19,7 @@ from kpatchkit.guest.initramfs import GuestTest, guest_config
 from kpatchkit.guest.lists import generated_guest_tests, upstream_tests
 from kpatchkit.guest.prepare import KernelSpec, kernel_fragments, prepare_guest
 from kpatchkit.kernel import kbuild
+from kpatchkit.kernel.version import of_tree
 from kpatchkit.lava.jobs import LavaKernel, LavaTest, write_jobs
 
 
@@ -70,7 +71,7 @@ def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list
         return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
 
     repo = Path(get(tree, "path"))
-    tests, known = upstream_tests(get(tree, "version", "6.1"))
+    tests, known = upstream_tests(of_tree(tree))
     more, extras, options = generated_guest_tests(generated)
     tests += more
     kernels = [KernelSpec("base", repo, base)]
