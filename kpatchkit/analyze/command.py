@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-DEFAULT_FILE = "arch/x86/kvm/mmu/tdp_mmu.c"
+from kpatchkit.analyze.api import DEFAULT_FILE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
