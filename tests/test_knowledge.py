@@ -203,6 +203,8 @@ MUTATIONS: dict[str, list[Mut]] = {
     ],
     "kpatchkit/guest/data/guest.toml": [
         Mut(("qemu", "smp"), "1", TYPE),
+        Mut(("qemu", "tcg_vendor"), "AuthenticAMD", ENUM),
+        Mut(("qemu", "tcg_vendor"), DEL, MISSING),
         Mut(("timeouts", "test"), 1, UNKNOWN),
         Mut(("qemu", "binary"), DEL, MISSING),
     ],

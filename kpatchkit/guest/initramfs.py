@@ -16,14 +16,14 @@ from pathlib import Path
 
 from kpatchkit.cache import cache_dir, content_hash, file_digest, locked
 from kpatchkit.errors import InfraError, KpatchkitError
-from kpatchkit.knowledge import ListOf, load_toml
+from kpatchkit.knowledge import ListOf, OneOf, load_toml
 
 DATA = Path(__file__).with_name("data")
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 GUEST_SCHEMA = {
     "stats": ListOf(str, min=1),
     "qemu": {"binary": str, "memory": str, "smp": int, "append": str, "tcg_cpu": str,
-             "kvm_cpu": str},
+             "tcg_vendor": OneOf("amd", "intel"), "kvm_cpu": str},
     "timeouts": {"boot": int, "test_default": int, "slack": int},
 }
 

@@ -62,10 +62,10 @@ def detect_accel() -> str:
 
 
 def vendor_fragment(accel: str) -> str:
-    """The kconfig vendor fragment for the CPU the guest will see."""
-    if accel == "tcg":
-        return "vendor-amd"  # -cpu max under TCG is AuthenticAMD with svm/npt
-    return f"vendor-{host_vendor()}"
+    """The kconfig vendor fragment for the CPU the guest will see (data/guest.toml
+    ``tcg_vendor`` under TCG, the host's under KVM)."""
+    vendor = guest_config()["qemu"]["tcg_vendor"] if accel == "tcg" else host_vendor()
+    return f"vendor-{vendor}"
 
 
 def qemu_command(kernel: Path, initrd: Path, console: Path, results: Path, *, accel: str,

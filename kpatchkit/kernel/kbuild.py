@@ -57,6 +57,8 @@ from kpatchkit.kernel import git as g
 from kpatchkit.kernel import kconfig
 from kpatchkit.records.kbuild import BuildTree, CompileResult, Diagnostic, KernelImage
 
+# The fragments of a debug guest kernel under TCG (kpatchkit.guest.prepare.kernel_fragments;
+# the vendor is guest.toml's tcg_vendor), so analyze and compile share the run's build dir.
 DEFAULT_FRAGMENTS: tuple[str, ...] = ("kvm-base", "vendor-amd", "selftests", "debug")
 
 # Fixed build identity so that identical inputs give identical images (and no needless rebuilds).
