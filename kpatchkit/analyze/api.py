@@ -12,6 +12,7 @@ from kpatchkit.analyze.frontend import load_unit
 from kpatchkit.analyze.knowledge import load
 from kpatchkit.analyze.source import SourceView, resolve_rev
 from kpatchkit.errors import KpatchkitError
+from kpatchkit.kernel import git as g
 from kpatchkit.records.findings import AnalysisDiff, FileAnalysis
 
 DEFAULT_FILE = "arch/x86/kvm/mmu/tdp_mmu.c"
@@ -99,8 +100,6 @@ def _or_empty(repo: Path, file: str, rev: str, mode: str, contexts: bool = True)
 
 def changed_c_files(repo: Path, base: str, head: str) -> list[str]:
     """The analysable .c files under arch/x86/kvm/ the range touches."""
-    import subprocess
-
-    proc = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", base, head, "--",
-                           "arch/x86/kvm/"], capture_output=True, text=True)
-    return [p for p in proc.stdout.split() if p.endswith(".c")]
+    names = g.git(repo, "diff", "--name-only", base, head, "--", "arch/x86/kvm/",
+                  check=False).stdout
+    return [p for p in names.split() if p.endswith(".c")]

@@ -16,6 +16,7 @@ from kpatchkit.analyze import macros as mac
 from kpatchkit.analyze.knowledge import Knowledge
 from kpatchkit.analyze.source import SourceView
 from kpatchkit.errors import InfraError
+from kpatchkit.kernel import git as g
 
 
 def local_headers(view: SourceView, relpath: str, text: str, limit: int = 40) -> dict[str, str]:
@@ -53,24 +54,23 @@ def tree_typedefs(view: SourceView) -> set[str]:
         # A work tree of a git repo: its HEAD's headers are close enough for type *names*.
         return tree_typedefs(SourceView(view.root, "HEAD"))
     if view.rev is not None:
-        ids = subprocess.run(["git", "-C", str(view.root), "rev-parse",
-                              *(f"{view.rev}:{d.rstrip('/')}" for d in TYPEDEF_DIRS)],
-                             capture_output=True, text=True).stdout.split()
+        ids = g.git(view.root, "rev-parse", *(f"{view.rev}:{d.rstrip('/')}" for d in TYPEDEF_DIRS),
+                    check=False).stdout.split()
         if len(ids) != len(TYPEDEF_DIRS):
             return set()
         entry = cache_dir("analyze", "typedefs") / f"{content_hash(*ids)}.json"
         if entry.exists():
             return set(json.loads(entry.read_text()))
-        cmd = ["git", "-C", str(view.root), "grep", "-h", "-E", pattern, view.rev, "--",
-               *TYPEDEF_DIRS]
+        text = g.git(view.root, "grep", "-h", "-E", pattern, view.rev, "--", *TYPEDEF_DIRS,
+                     check=False).stdout
     else:
         entry = None
         cmd = ["grep", "-rhE", "--include=*.h", pattern,
                *(str(view.root / d) for d in TYPEDEF_DIRS if (view.root / d).is_dir())]
         if len(cmd) == 4:
             return set()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    names = {n for n in mac.typedef_names(proc.stdout) if n.isidentifier()}
+        text = subprocess.run(cmd, capture_output=True, text=True).stdout
+    names = {n for n in mac.typedef_names(text) if n.isidentifier()}
     if entry is not None:
         entry.write_text(json.dumps(sorted(names)))
     return names
