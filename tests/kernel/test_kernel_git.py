@@ -98,3 +98,14 @@ def test_show_file_replaces_bytes_that_are_not_utf8(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "r", {"latin1.c": "/* Fran\xe7ois */\n".encode("latin-1")})
     assert g.show_file(repo, "HEAD", "latin1.c") == "/* Fran\ufffdois */\n"
     assert g.show_file(repo, "HEAD", "nope.c") is None
+
+
+def test_only_kernel_git_runs_git() -> None:
+    """Every stage's git goes through this module (its env, errors and timeouts)."""
+    import re
+
+    pkg = Path(g.__file__).resolve().parents[1]
+    raw = re.compile(r"""[\[(]\s*["']git["']\s*,""")
+    hits = [p.relative_to(pkg).as_posix() for p in pkg.rglob("*.py")
+            if p != Path(g.__file__).resolve() and raw.search(p.read_text())]
+    assert not hits, hits
