@@ -16,11 +16,13 @@ from typing import Any
 from kpatchkit.console import info
 from kpatchkit.guest import shard
 from kpatchkit.guest.initramfs import GuestTest, guest_config
-from kpatchkit.guest.lists import generated_guest_tests, upstream_tests
+from kpatchkit.guest.lists import plan_tests
 from kpatchkit.guest.prepare import KernelSpec, kernel_fragments, prepare_guest
 from kpatchkit.kernel import kbuild
 from kpatchkit.kernel.version import of_tree
 from kpatchkit.lava.jobs import LavaKernel, LavaTest, write_jobs
+
+LAB_ACCEL = "tcg"  # the lab's machine, not this one: TCG unless asked for KVM
 
 
 def build_matrix(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest],
@@ -32,7 +34,7 @@ def build_matrix(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest
                  progress: Callable[[str], None] = info) -> dict[str, Any]:
     """Build every kernel and the initramfs for ``tests``; write the LAVA jobs into
     ``out_dir``; return the manifest."""
-    accel = accel or "tcg"  # the lab's machine, not this one: TCG unless asked for KVM
+    accel = accel or LAB_ACCEL
     frags = kernel_fragments(accel, debug, kasan, guest_options)
     built = []
     for spec in kernels:
@@ -71,12 +73,10 @@ def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list
         return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
 
     repo = Path(get(tree, "path"))
-    tests, known = upstream_tests(of_tree(tree))
-    more, extras, options = generated_guest_tests(generated)
-    tests += more
+    plan = plan_tests(of_tree(tree), LAB_ACCEL, generated)
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
-    return build_matrix(get(tree, "name", str(repo)), kernels, tests, out_dir,
-                        extra_sources=extras, known=known, guest_options=sorted(options),
+    return build_matrix(get(tree, "name", str(repo)), kernels, plan.tests, out_dir,
+                        extra_sources=plan.extras, known=plan.known, guest_options=plan.options,
                         jobs=jobs, artifact_url=artifact_url)

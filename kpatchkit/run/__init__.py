@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpatchkit.console import info
-from kpatchkit.errors import KpatchkitError
 from kpatchkit.guest import qemu
 from kpatchkit.guest.lists import plan_tests
 from kpatchkit.guest.prepare import KernelSpec
+from kpatchkit.kernel.version import of_tree
 from kpatchkit.run import affected
 from kpatchkit.run.suite import run_suite
 
@@ -53,10 +53,7 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
                 accel: str | None = None, **kwargs: Any) -> RunReport:
     """Run the upstream list and the generated tests on base (and patched) kernels."""
     repo = Path(_get(tree, "path"))
-    version = _get(tree, "version")
-    if not version:
-        raise KpatchkitError(f"tree {_get(tree, 'name', repo)} has no kernel version; "
-                             "re-add it with 'kpatchkit tree add'")
+    version = of_tree(tree)
     accel = accel or qemu.detect_accel()
     mode = upstream if upstream in ("auto", "affected") else None
     generated = [_get(t, "name") for t in tests or []]
