@@ -57,7 +57,7 @@ class SeriesInfo(Record):
     cover_message_id: str = ""
     missing: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    patchset_hash: str = ""  # KCIDB's: sha256 over the patches' sha256 (see report.kcidb)
+    patchset_hash: str = ""  # KCIDB's (records.series.patchset_hash)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 from kpatchkit.records.base import Record
@@ -105,3 +106,10 @@ class Series(Record):
     def repaired(self) -> bool:
         """True if any patch's diff was repaired from whitespace damage."""
         return any(p.repaired for p in self.patches)
+
+
+def patchset_hash(diffs: list[str]) -> str:
+    """KCIDB's patchset hash of a series: sha256 over the newline-joined sha256 of each patch
+    (KCIDB v5 checkout ``patchset_hash``); "" for no patch."""
+    inner = "".join(hashlib.sha256(d.encode()).hexdigest() + "\n" for d in diffs)
+    return hashlib.sha256(inner.encode()).hexdigest() if diffs else ""

@@ -19,13 +19,13 @@ for the tree's KVM selftests, ``kpatchkit.<scenario>`` for the generated COW tes
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from kpatchkit.records.review import ReviewResult
+from kpatchkit.records.series import patchset_hash
 from kpatchkit.report.judge import apply_outcome, evidence_lines, stops_after_apply
 
 ORIGIN = "kpatchkit"
@@ -41,12 +41,6 @@ PATCH_DIR = "patches"  # <run dir>/patches/NNNN.mbox: the mails as the review re
 
 def _id(*parts: str) -> str:
     return f"{ORIGIN}:" + ":".join(p for p in parts if p)
-
-
-def patchset_hash(diffs: list[str]) -> str:
-    """KCIDB's patchset hash: sha256 over the newline-joined sha256 of each patch."""
-    inner = "".join(hashlib.sha256(d.encode()).hexdigest() + "\n" for d in diffs)
-    return hashlib.sha256(inner.encode()).hexdigest() if diffs else ""
 
 
 def kcidb_path(name: str, *, generated: bool = False) -> str:

@@ -38,9 +38,8 @@ from kpatchkit.records.review import (
     SeriesInfo,
     StageRun,
 )
-from kpatchkit.records.series import Series
+from kpatchkit.records.series import Series, patchset_hash
 from kpatchkit.report.judge import apply_outcome, stops_after_apply
-from kpatchkit.report.kcidb import patchset_hash
 from kpatchkit.review import stages
 from kpatchkit.review.store import StageStore
 
