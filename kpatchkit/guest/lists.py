@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kpatchkit.guest.initramfs import GuestTest
 from kpatchkit.knowledge import ListOf, OneOf, Opt, load_toml
+from kpatchkit.records.gentests import GeneratedTest
 
 DATA = Path(__file__).with_name("data")
 UPSTREAM_SCHEMA = {
@@ -73,25 +73,18 @@ def select_tests(all_tests: list[GuestTest], names: Sequence[str] | None) -> lis
     return out
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
-
-
-def generated_guest_tests(tests: list[Any] | None
+def generated_guest_tests(tests: Sequence[GeneratedTest] | None
                           ) -> tuple[list[GuestTest], dict[str, Path], set[str]]:
-    """gen-tests' tests (records or their JSON: name, c_path, args, timeout, kconfig) as guest
-    tests, with their sources by name and the kernel options they need; shared by the local run
-    and the LAVA jobs."""
+    """gen-tests' tests as guest tests, with their sources by name and the kernel options they
+    need; shared by the local run and the LAVA jobs."""
     guest: list[GuestTest] = []
     extras: dict[str, Path] = {}
     options: set[str] = set()
     for t in tests or []:
-        name = _get(t, "name")
-        extras[name] = Path(_get(t, "c_path"))
-        options.update(_get(t, "kconfig", []) or [])
-        guest.append(GuestTest(name=name, program=name,
-                               args=[str(a) for a in _get(t, "args", []) or []],
-                               timeout=int(_get(t, "timeout", 180) or 180)))
+        extras[t.name] = Path(t.c_path)
+        options.update(t.kconfig)
+        guest.append(GuestTest(name=t.name, program=t.name, args=[str(a) for a in t.args],
+                               timeout=int(t.timeout or 180)))
     return guest, extras, options
 
 
@@ -109,7 +102,7 @@ class TestPlan:
     left_out: dict[str, str] = field(default_factory=dict)
 
 
-def plan_tests(version: str, accel: str, generated: list[Any] | None = None,
+def plan_tests(version: str, accel: str, generated: Sequence[GeneratedTest] | None = None,
                names: Sequence[str] | None = None) -> TestPlan:
     """The one composition of a run's tests, shared by ``kpatchkit run``, the review and LAVA.
 
@@ -128,7 +121,6 @@ def plan_tests(version: str, accel: str, generated: list[Any] | None = None,
         tests = [by_gen[n] if n in by_gen else select_tests(upstream, [n])[0] for n in names]
         picked = {t.name for t in tests}
         extras = {n: p for n, p in extras.items() if n in picked}
-        options = {o for t in generated or [] if _get(t, "name") in picked
-                   for o in _get(t, "kconfig", []) or []}
+        options = {o for t in generated or [] if t.name in picked for o in t.kconfig}
     return TestPlan(tests=tests, extras=extras, options=sorted(options), known=known,
                     left_out=skipped)

@@ -21,6 +21,8 @@ from kpatchkit.guest.prepare import KernelSpec, kernel_fragments, prepare_guest
 from kpatchkit.kernel import kbuild
 from kpatchkit.kernel.version import of_tree
 from kpatchkit.lava.jobs import LavaKernel, LavaTest, write_jobs
+from kpatchkit.records.gentests import GeneratedTest
+from kpatchkit.records.tree import TreeInfo
 
 LAB_ACCEL = "tcg"  # the lab's machine, not this one: TCG unless asked for KVM
 
@@ -63,20 +65,18 @@ def build_matrix(tree: str, kernels: Sequence[KernelSpec], tests: list[GuestTest
     return manifest
 
 
-def matrix_for_review(tree: Any, base: str, patched: str | None, generated: list[Any],
+def matrix_for_review(tree: TreeInfo, base: str, patched: str | None,
+                      generated: list[GeneratedTest],
                       out_dir: Path, *, artifact_url: str | None = None,
                       jobs: int | None = None) -> dict[str, Any]:
     """The review's run stage as LAVA jobs: the tree's upstream list plus the generated tests
-    (gen-tests JSON: name, c_path, args, timeout, kconfig) on base and patched, as
+    on base and patched, as
     ``kpatchkit.run.run_kernels`` would boot them here."""
-    def get(obj: Any, key: str, default: Any = None) -> Any:
-        return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
-
-    repo = Path(get(tree, "path"))
+    repo = Path(tree.path)
     plan = plan_tests(of_tree(tree), LAB_ACCEL, generated)
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
-    return build_matrix(get(tree, "name", str(repo)), kernels, plan.tests, out_dir,
+    return build_matrix(tree.name, kernels, plan.tests, out_dir,
                         extra_sources=plan.extras, known=plan.known, guest_options=plan.options,
                         jobs=jobs, artifact_url=artifact_url)

@@ -3,14 +3,14 @@
 Library API (``review`` and ``kpatchkit run`` use it; it imports no other stage)::
 
     run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
-                tests: list[GeneratedTest | dict] | None = None,
+                tests: list[GeneratedTest] | None = None,
                 upstream: bool | list[str] | str = True, debug: bool = True,
                 jobs: int | None = None, work_dir: Path | None = None,
                 accel: str | None = None, use_cache: bool | None = None,
                 run_id: str | None = None) -> RunReport
 
-``tests`` are gen-tests' generated tests (records or their JSON: name, c_path, args, timeout,
-kconfig: the guest options they need, built into both kernels);
+``tests`` are gen-tests' generated tests (GeneratedTest records; their ``kconfig`` options are
+built into both kernels);
 ``upstream`` True runs the tree's upstream regression list (guest/data/upstream-<ver>.toml), a list
 runs those names only, False none; ``"auto"`` runs the list's tests that the patch's files are
 known to affect (run/data/affected.toml) and the generated tests first, the rest after;
@@ -37,26 +37,24 @@ from kpatchkit.run import affected
 from kpatchkit.run.suite import run_suite
 
 if TYPE_CHECKING:
+    from kpatchkit.records.gentests import GeneratedTest
     from kpatchkit.records.results import RunReport
     from kpatchkit.records.tree import TreeInfo
 
 __all__ = ["run_kernels"]
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    return obj.get(key, default) if isinstance(obj, dict) else getattr(obj, key, default)
-
-
 def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
-                tests: list[Any] | None = None, upstream: bool | list[str] | str = True,
+                tests: list[GeneratedTest] | None = None,
+                upstream: bool | list[str] | str = True,
                 debug: bool = True, jobs: int | None = None, work_dir: Path | None = None,
                 accel: str | None = None, **kwargs: Any) -> RunReport:
     """Run the upstream list and the generated tests on base (and patched) kernels."""
-    repo = Path(_get(tree, "path"))
+    repo = Path(tree.path)
     version = of_tree(tree)
     accel = accel or qemu.detect_accel()
     mode = upstream if upstream in ("auto", "affected") else None
-    generated = [_get(t, "name") for t in tests or []]
+    generated = [t.name for t in tests or []]
     names = None if upstream is True or mode else [*(upstream or []), *generated]
     plan = plan_tests(version, accel, tests, names)
     for name, why in plan.left_out.items():
@@ -69,7 +67,7 @@ def run_kernels(tree: TreeInfo, *, base: str, patched: str | None = None,
     kernels = [KernelSpec("base", repo, base)]
     if patched:
         kernels.append(KernelSpec("patched", repo, patched))
-    report = run_suite(_get(tree, "name", str(repo)), kernels, guest_tests,
+    report = run_suite(tree.name, kernels, guest_tests,
                        extra_sources=plan.extras, known=plan.known, debug=debug, jobs=jobs,
                        work_dir=work_dir, accel=accel, guest_options=plan.options, **kwargs)
     report.selection = selection

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kpatchkit.guest.lists import left_out, plan_tests, upstream_list_path, upstream_tests
+from kpatchkit.records.gentests import GeneratedTest
+from kpatchkit.records.tree import TreeInfo
 
 DEBIAN = {"deb61": "/usr/src/linux-source-6.1.tar.xz",
           "deb612": "/usr/src/linux-source-6.12.tar.xz"}
@@ -64,7 +66,8 @@ def test_run_kernels_default_list_drops_it_by_name_keeps_it(monkeypatch, tmp_pat
         return RunReport(tree=tree_name, accel=kw["accel"])
 
     monkeypatch.setattr(kpatchkit.run, "run_suite", fake_suite)
-    tree = {"name": "t", "path": str(tmp_path), "version": "6.1.999"}
+    tree = TreeInfo(name="t", path=tmp_path, version="6.1.999", kind="tarball", origin="-",
+                    head="HEAD")
     rep = kpatchkit.run.run_kernels(tree, base="HEAD", accel="tcg")
     assert "memslot_perf_test" not in seen["tests"] and "dirty_log_test" in seen["tests"]
     assert set(rep.left_out) == {"memslot_perf_test"}
@@ -76,8 +79,8 @@ def test_run_kernels_default_list_drops_it_by_name_keeps_it(monkeypatch, tmp_pat
 
 
 def test_plan_by_name_takes_generated_and_upstream_and_only_their_options(tmp_path) -> None:
-    gen = [{"name": "cow_a", "c_path": str(tmp_path / "a.c"), "kconfig": ["KSM"], "args": [1]},
-           {"name": "cow_b", "c_path": str(tmp_path / "b.c"), "kconfig": ["TRANSPARENT_HUGEPAGE"]}]
+    gen = [GeneratedTest("cow_a", tmp_path / "a.c", "a", kconfig=["KSM"], args=["1"]),
+           GeneratedTest("cow_b", tmp_path / "b.c", "b", kconfig=["TRANSPARENT_HUGEPAGE"])]
     plan = plan_tests("6.1.999", "tcg", gen, ["memslot_perf_test", "cow_a", "xapic_state_test"])
     assert [t.name for t in plan.tests] == ["memslot_perf_test", "cow_a", "xapic_state_test"]
     assert plan.tests[0].args == ["-s", "128", "-l", "1"]  # the list's entry, asked for by name
