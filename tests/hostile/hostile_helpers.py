@@ -121,6 +121,18 @@ class _Zygote:
     log = None  # the zygote's own stderr (not a test's captured one): why it died, if it did
 
     @classmethod
+    def stop(cls) -> None:
+        """End the zygote (end of input) and reap it, so its CPU time counts as the session's."""
+        if cls.proc is not None and cls.proc.poll() is None:
+            assert cls.proc.stdin
+            cls.proc.stdin.close()
+            try:
+                cls.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                cls.proc.kill()
+                cls.proc.wait()
+
+    @classmethod
     def run(cls, request: dict, timeout: float) -> int:
         """Fork one run of ``request``; its exit code (negative: the signal that killed it)."""
         if cls.proc is None or cls.proc.poll() is not None:
@@ -129,7 +141,7 @@ class _Zygote:
             cls.proc = subprocess.Popen([sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=cls.log, env=env,
                                         cwd=REPO)
-            atexit.register(cls.proc.kill)
+            atexit.register(cls.stop)
         assert cls.proc.stdin and cls.proc.stdout
         with contextlib.suppress(BrokenPipeError):  # a dead zygote is said below, with why
             cls.proc.stdin.write(json.dumps(request).encode() + b"\n")
