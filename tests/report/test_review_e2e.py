@@ -78,8 +78,10 @@ def test_seed_review_files_validate(seed_run) -> None:
 def test_seed_report_in_chromium(seed_run, tmp_path) -> None:
     out, _, _ = seed_run
     SHOT_DIR.mkdir(parents=True, exist_ok=True)
-    assert screenshot(out / "report.html", SHOT_DIR / "report-seed.png", tmp_path,
-                      size="1200,1400") == []
+    console, text = screenshot(out / "report.html", SHOT_DIR / "report-seed.png", tmp_path,
+                               size="1200,1400")
+    assert console == []
+    assert "Verdict: CLEAN" in text
 
 
 def test_second_review_reuses_every_stage(seed_run, deb61, tmp_path) -> None:
