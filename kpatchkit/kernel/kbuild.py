@@ -62,12 +62,20 @@ from kpatchkit.records.kbuild import BuildTree, CompileResult, Diagnostic, Kerne
 DEFAULT_FRAGMENTS: tuple[str, ...] = ("kvm-base", "vendor-amd", "selftests", "debug")
 
 # Fixed build identity so that identical inputs give identical images (and no needless rebuilds).
+# KBUILD_BUILD_VERSION: without it the "#N" in the version banner counts links in the build
+# directory (init/Makefile reads .version), so a patch that changes no compiled code (a VMX-only
+# file under the AMD TCG config, a comment) still gave an image of other bytes than its base and
+# the run results cache (keyed on image bytes) could not see they are the same kernel.
 _KBUILD_ENV = {
     "KBUILD_BUILD_USER": "kpatchkit",
     "KBUILD_BUILD_HOST": "kpatchkit",
     "KBUILD_BUILD_TIMESTAMP": "1970-01-01",
+    "KBUILD_BUILD_VERSION": "1",
     "LC_ALL": "C",
 }
+# Bumped when what goes into an image changes without its commit or config changing (the env
+# above), so images built the old way are not taken for new ones.
+IMAGE_RECIPE = "2"
 
 _DIAG = re.compile(
     r"^(?P<file>[^:\s][^:]*):(?P<line>\d+):(?P<col>\d+): "
@@ -347,8 +355,8 @@ def object_command(build: BuildTree, obj: str) -> list[str]:
 # --------------------------------------------------------------------------- images
 
 def image_dir(commit: str, config_hash: str) -> Path:
-    """``cache/images/<commit>-<config-hash>`` (not created)."""
-    return cache_dir("images") / f"{commit}-{config_hash}"
+    """``cache/images/<commit>-<config-hash>-r<recipe>`` (not created)."""
+    return cache_dir("images") / f"{commit}-{config_hash}-r{IMAGE_RECIPE}"
 
 
 def _cached_image(dest: Path) -> KernelImage | None:

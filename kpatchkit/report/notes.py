@@ -7,7 +7,8 @@ from kpatchkit.records.results import RunReport
 
 def run_notes(run: RunReport) -> list[str]:
     """What the run stage did not do here: kernels whose results were reused from an earlier
-    run (results cache), tests of the list this accelerator leaves out, and which tests a
+    run (results cache), a patched kernel that is base's image, tests of the list this
+    accelerator leaves out, and which tests a
     ``--tests auto`` selection ran."""
     notes = []
     for k in run.kernels:
@@ -16,6 +17,11 @@ def run_notes(run: RunReport) -> list[str]:
             notes.append(f"{k.name}: reused from run {src.run or '?'} "
                          f"({(src.date or '?')[:16].replace('T', ' ')}), same "
                          "kernel image, tests, QEMU options and test list")
+    keys = {k.name: k.result_key for k in run.kernels}
+    if keys.get("base") and keys.get("base") == keys.get("patched"):
+        notes.append("patched: the same kernel image as base, byte for byte (the patch changes "
+                     "no code built into this guest's configuration), so its results are "
+                     "base's and say nothing about the patch's code")
     for name, why in run.left_out.items():
         notes.append(f"{name}: not run under {run.accel} ({why})")
     sel = run.test_selection()

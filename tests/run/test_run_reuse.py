@@ -330,10 +330,11 @@ class FakeGuests:
         self.fail = set(fail)
         self.die_on = set(die_on)  # the guest dies (panics) while running one of these
         images = {}
-        for commit in ("base0", "patch1", "patch2"):
+        for commit in ("base0", "patch1", "patch2", "vmxonly"):
             img = tmp_path / "images" / commit / "bzImage"
             img.parent.mkdir(parents=True)
-            img.write_bytes(b"kernel " + commit.encode())
+            # "vmxonly": a patch that changes no code the guest's config builds
+            img.write_bytes(b"kernel " + (b"base0" if commit == "vmxonly" else commit.encode()))
             images[commit] = img
 
         def build_image(repo, commit, frags, jobs=None):
@@ -469,6 +470,25 @@ def test_tests_no_guest_asked_for_are_errors_not_lost(cache, tmp_path, monkeypat
     assert all(r.result == "error" for r in rep.results)
     assert sum("not run: every guest of this kernel ended" in r.output
                for r in rep.results) == 3
+
+
+def test_a_patched_image_equal_to_base_boots_once_and_the_report_says_so(cache, tmp_path,
+                                                                           monkeypatch):
+    from kpatchkit.report.notes import run_notes
+
+    fake = FakeGuests(tmp_path, monkeypatch)
+    rep = _suite(tmp_path, "r1", ["base0", "vmxonly"])
+    assert [k for k, _ in fake.boots] == ["base0", "base0"]  # one kernel, its two guests
+    base, patched = rep.kernels
+    assert patched.commit == "vmxonly" and patched.result_key == base.result_key
+    assert patched.reused_from["run"] == "r1" and base.reused_from is None
+    assert [(r.kernel, r.test, r.result) for r in rep.results] == \
+        [(k, f"t{i}", "pass") for k in ("base", "patched") for i in range(1, 6)]
+    assert any("the same kernel image as base" in n for n in run_notes(rep))
+    # --no-reuse boots every kernel, identical or not.
+    fake.boots.clear()
+    _suite(tmp_path, "r2", ["base0", "vmxonly"], use_cache=False)
+    assert sorted(k for k, _ in fake.boots) == ["base0", "vmxonly"]
 
 
 def test_a_flaky_looking_base_is_run_again(cache, tmp_path, monkeypatch):
