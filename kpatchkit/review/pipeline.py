@@ -26,6 +26,7 @@ from kpatchkit import __version__, atomic
 from kpatchkit.cache import content_hash
 from kpatchkit.console import info
 from kpatchkit.errors import EXIT_INFRA, KpatchkitError, save_traceback
+from kpatchkit.kernel import kbuild
 from kpatchkit.records.applied import Applied
 from kpatchkit.records.claims import ClaimVerdict
 from kpatchkit.records.findings import Finding
@@ -44,6 +45,8 @@ from kpatchkit.review import stages
 from kpatchkit.review.store import StageStore
 
 STAGES = ("fetch", "apply", "analyze", "gen-tests", "run", "report")
+_PKG = Path(__file__).resolve().parents[1]
+RUN_KNOWLEDGE = (_PKG / "run" / "data", _PKG / "guest" / "data", _PKG / "kernel" / "data")
 ARCHIVE = "https://lore.kernel.org/r/"
 # Bumped when a stage's output shape changes, so stored results of the old shape are not reused.
 STORE_VERSION = "1"
@@ -112,6 +115,15 @@ def _file_digest(source: str) -> str:
                 h.update(str(p.relative_to(path)).encode() + p.read_bytes())
         return h.hexdigest()
     return source  # a URL or Message-ID: the text is the key
+
+
+def run_knowledge_key() -> str:
+    """What decides the run stage besides the commits and the tests: the data that builds the
+    kernels (config fragments, selftests layout), the guest (init, QEMU options, test lists),
+    the run's own data, and how an image is built (kbuild.IMAGE_RECIPE). A change to any of them
+    must not reuse a stored run (the results cache below keys on image bytes; this store does
+    not see images)."""
+    return content_hash(*(_tree_digest(d) for d in RUN_KNOWLEDGE), kbuild.IMAGE_RECIPE)
 
 
 def _tree_digest(path: Path) -> str:
@@ -384,16 +396,12 @@ class Review:
                                    f"{[_file_digest(str(h)) for h in t.headers]}:"
                                    f"{t.args}:{t.timeout}:{t.kconfig}"
                                    for t in self.result.tests))
-        import kpatchkit.guest as guest_pkg
-        import kpatchkit.run as pkg
-
         if o.lava_out:  # the VMs run on a LAVA lab: 'kpatchkit report --from-lava' fills run
             self._lava_jobs(a, tests_key)
             return
         self.result.run = self._stage(
             "run", [str(self.tree.path), a.base_commit, a.patched_commit, tests_key,
-                    _tree_digest(Path(pkg.__file__).parent / "data"),
-                    _tree_digest(Path(guest_pkg.__file__).parent / "data"), o.tests],
+                    run_knowledge_key(), o.tests],
             lambda: stages.run(self.tree, a, self.result.tests, jobs=o.jobs,
                                work_dir=o.out_dir / ".kpatchkit" / "run", selection=o.tests,
                                use_cache=o.use_cache, run_id=self.result.run_id),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -181,3 +183,26 @@ def test_a_stored_result_that_no_longer_reads_is_run_again(tmp_path, monkeypatch
 
     again = review._stage("apply", ["k"], not_again, Applied.to_json, Applied.from_json)
     assert again == fresh and review.result.stages[-1].status == "cached"
+
+
+def test_the_run_stage_key_covers_every_kernel_and_guest_data_dir(monkeypatch, tmp_path) -> None:
+    """A change to a config fragment, the guest's init or lists, the run's data or how images
+    are built must not reuse a stored run stage (this store does not see image bytes)."""
+    from kpatchkit.kernel import kbuild
+    from kpatchkit.review import pipeline
+
+    pkg = Path(pipeline.__file__).resolve().parents[1]
+    for stage in ("run", "guest", "kernel"):
+        if (pkg / stage / "data").is_dir():
+            assert pkg / stage / "data" in pipeline.RUN_KNOWLEDGE
+    before = pipeline.run_knowledge_key()
+    monkeypatch.setattr(kbuild, "IMAGE_RECIPE", kbuild.IMAGE_RECIPE + "x")
+    assert pipeline.run_knowledge_key() != before
+    monkeypatch.undo()
+    copy = tmp_path / "data"
+    shutil.copytree(pkg / "kernel" / "data", copy)
+    monkeypatch.setattr(pipeline, "RUN_KNOWLEDGE", (*pipeline.RUN_KNOWLEDGE[:2], copy))
+    assert pipeline.run_knowledge_key() == before
+    debug = copy / "config" / "debug.config"
+    debug.write_text(debug.read_text() + "CONFIG_KASAN=y\n")
+    assert pipeline.run_knowledge_key() != before
