@@ -66,6 +66,12 @@ def reused(data: dict) -> dict[str, dict | None]:
             for k in (data.get("run") or {}).get("kernels") or []}
 
 
+def built(data: dict) -> dict[str, bool | None]:
+    """kernel name -> whether its image came from the build cache (True) or was built."""
+    return {k.get("name"): k.get("build_cached")
+            for k in (data.get("run") or {}).get("kernels") or []}
+
+
 def verdict(data: dict) -> tuple[str, int]:
     v = data.get("verdict") or {}
     return v.get("status", "?"), v.get("exit_code", -1)
@@ -134,7 +140,9 @@ def main() -> int:
           f"{'under' if times['next'] < TARGET_SECONDS else 'OVER'} {TARGET_SECONDS:.0f}s; "
           f"verdict {verdict(nxt)}; base "
           + (f"reused from run {base_src['run']} ({base_src['date']})" if base_src
-             else "run again"))
+             else "run again")
+          # A "next" whose patched image was already built measures less than a new series.
+          + f"; patched kernel {'from the build cache' if built(nxt).get('patched') else 'built'}")
     for s in nxt.get("stages") or []:
         print(f"    {s.get('name'):10s} {s.get('status'):8s} {s.get('seconds', 0):7.1f}s")
     same = None
