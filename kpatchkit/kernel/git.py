@@ -35,6 +35,9 @@ FAST_CONFIG = (
     "gc.auto=0",
     "core.looseCompression=1",
     "advice.detachedHead=false",
+    # Parallel checkout, one worker per core: a fresh 75k-file worktree took 5.8-9.5 s with two
+    # workers against 13-30 s with one (2 cores, 2026-12-07).
+    "checkout.workers=0",
 )
 
 

@@ -211,7 +211,7 @@ def _ensure_checkout(repo: Path, src: Path, sha: str) -> None:
     head = g.rev_parse(src, "HEAD")
     if fresh or head != sha:
         # Objects added to repo later (the patched commit) are visible through the alternates.
-        g.git(src, "checkout", "--quiet", "--force", "--detach", sha)
+        g.git(src, "checkout", "--quiet", "--force", "--detach", sha, config=g.FAST_CONFIG)
 
 
 def _configure(build: BuildTree, frags: list[kconfig.Fragment]) -> None:
