@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from small_repo import small_repo
 
 from kpatchkit.errors import InfraError
 from kpatchkit.kernel import git as g
 
 
 def _repo(path: Path, files: dict[str, bytes]) -> Path:
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    for name, data in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_bytes(data)
-    g.git(path, "add", "-A")
-    g.git(path, "commit", "-q", "-m", "files", env=g.KPATCHKIT_IDENT)
-    return path
+    return small_repo(path, files)[0]
 
 
 def test_cat_file_batch_answers_in_order_and_streams_more_than_a_pipe(tmp_path: Path) -> None:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from small_repo import small_repo
 
 from kpatchkit.errors import KpatchkitError
-from kpatchkit.kernel import git as g
 from kpatchkit.kernel import selftests
 from kpatchkit.kernel.selftests import SELFTESTS, arch_dir, listed_programs, tree_programs
 
@@ -37,13 +36,7 @@ TEST_GEN_PROGS_arm64 = $(TEST_GEN_PROGS_COMMON)
 
 
 def _tree(path: Path, files: dict[str, str]) -> tuple[Path, str]:
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    for name, text in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(text)
-    g.git(path, "add", "-A")
-    g.git(path, "commit", "-q", "-m", "tree", env=g.KPATCHKIT_IDENT)
-    return path, g.out(path, "rev-parse", "HEAD")
+    return small_repo(path, files, "tree")
 
 
 def test_listed_programs_in_both_layouts() -> None:
